@@ -1,0 +1,135 @@
+"""The embedded default dataset: a few hundred images in the Stanford Cars layout, made offline.
+
+A fresh clone has no Stanford Cars (it cannot be downloaded here and may not be redistributed), yet
+``make demo``, the notebooks and the tests must run. So the project makes its own dataset from real
+photographs that ship inside scikit-image: each photo becomes a group of near-duplicates (crop,
+flip, small rotation, colour jitter, JPEG re-encoding) labelled by its source photo. Near-duplicate
+groups are what image-similarity search should find, so the dataset also checks the pipeline.
+The output is byte-for-byte deterministic for fixed library versions.
+"""
+
+from __future__ import annotations
+
+import io
+import shutil
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from PIL import Image, ImageEnhance, ImageOps
+
+from helpers.config import SEED, data_root
+from helpers.data import CLASS_NAMES_CSV, STANFORD_CSV
+
+#: Bump when the recipe changes, so existing copies are regenerated instead of silently reused.
+GENERATOR_VERSION = "1"
+VARIANTS_PER_PHOTO = 16
+
+#: scikit-image's bundled photographs (file name, class name). Synthetic test patterns are left out.
+SOURCE_PHOTOS: tuple[tuple[str, str], ...] = (
+    ("astronaut.png", "astronaut"),
+    ("brick.png", "brick wall"),
+    ("camera.png", "cameraman"),
+    ("cell.png", "cell"),
+    ("chelsea.png", "cat"),
+    ("clock_motion.png", "clock"),
+    ("coffee.png", "coffee cup"),
+    ("coins.png", "coins"),
+    ("grass.png", "grass"),
+    ("gravel.png", "gravel"),
+    ("hubble_deep_field.jpg", "deep field"),
+    ("ihc.png", "tissue stain"),
+    ("microaneurysms.png", "retina detail"),
+    ("moon.png", "moon"),
+    ("motorcycle_left.png", "motorcycle"),
+    ("page.png", "book page"),
+    ("retina.jpg", "retina"),
+    ("rocket.jpg", "rocket"),
+    ("text.png", "text"),
+)
+MARKER = ".complete"
+
+
+def default_dataset_dir() -> Path:
+    """Where the embedded default dataset is written (inside the gitignored data folder)."""
+    return data_root() / "embedded-cars"
+
+
+def _source_dir() -> Path:
+    import skimage.data
+
+    return Path(skimage.data.__file__).parent
+
+
+def _variant(photo: Image.Image, rng: np.random.Generator) -> Image.Image:
+    """One near-duplicate: crop, maybe flip, rotate, jitter colour, rescale to a car-photo shape."""
+    width, height = photo.size
+    area = rng.uniform(0.55, 1.0) * width * height
+    aspect = rng.uniform(1.0, 1.7)  # Stanford Cars photos are landscape, so Q1's squash to 224x224 matters.
+    crop_w = int(min(width, round(np.sqrt(area * aspect))))
+    crop_h = int(min(height, round(np.sqrt(area / aspect))))
+    left = int(rng.integers(0, width - crop_w + 1))
+    top = int(rng.integers(0, height - crop_h + 1))
+    image = photo.crop((left, top, left + crop_w, top + crop_h))
+    if rng.random() < 0.5:
+        image = ImageOps.mirror(image)
+    fill = tuple(int(v) for v in np.asarray(image).reshape(-1, 3).mean(axis=0))
+    image = image.rotate(float(rng.uniform(-8, 8)), resample=Image.Resampling.BILINEAR, fillcolor=fill)
+    for enhancer in (ImageEnhance.Brightness, ImageEnhance.Contrast, ImageEnhance.Color):
+        image = enhancer(image).enhance(float(rng.uniform(0.8, 1.2)))
+    longest = int(rng.integers(200, 481))
+    scale = longest / max(image.size)
+    size = (max(8, round(image.width * scale)), max(8, round(image.height * scale)))
+    return image.resize(size, Image.Resampling.BICUBIC)
+
+
+def _jpeg_bytes(image: Image.Image, quality: int) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format="JPEG", quality=quality)
+    return buffer.getvalue()
+
+
+def _generate(dest: Path) -> None:
+    images_dir = dest / "cars_train"
+    images_dir.mkdir(parents=True)
+    count = len(SOURCE_PHOTOS) * VARIANTS_PER_PHOTO
+    # Shuffle file numbers so that, as in Stanford Cars, file order says nothing about the class.
+    numbers = np.random.default_rng(SEED).permutation(count) + 1
+    rows = []
+    for class_id, (file_name, _) in enumerate(SOURCE_PHOTOS, start=1):
+        with Image.open(_source_dir() / file_name) as source:
+            was_gray = source.mode in ("L", "1")
+            photo = source.convert("RGB")
+        for variant in range(VARIANTS_PER_PHOTO):
+            rng = np.random.default_rng([SEED, class_id, variant])
+            image = _variant(photo, rng)
+            if was_gray and variant % 4 == 0:
+                image = image.convert("L")  # Stanford Cars has some grayscale JPEGs too.
+            name = f"{numbers[(class_id - 1) * VARIANTS_PER_PHOTO + variant]:05d}.jpg"
+            (images_dir / name).write_bytes(_jpeg_bytes(image, int(rng.integers(70, 96))))
+            rows.append({"x1": 0, "y1": 0, "x2": image.width - 1, "y2": image.height - 1, "Class": class_id, "image": name})
+    labels = pd.DataFrame(rows).sort_values("image").reset_index(drop=True)
+    labels.to_csv(dest / STANFORD_CSV)  # keeps the unnamed index column, like the lab's CSV
+    names = pd.DataFrame({"Class": range(1, len(SOURCE_PHOTOS) + 1), "name": [name for _, name in SOURCE_PHOTOS]})
+    names.to_csv(dest / CLASS_NAMES_CSV, index=False)
+    (dest / MARKER).write_text(GENERATOR_VERSION)
+
+
+def ensure_default_dataset(dest: Path | None = None) -> Path:
+    """Create the embedded dataset unless an up-to-date copy exists; return its root. Idempotent."""
+    dest = Path(dest) if dest is not None else default_dataset_dir()
+    marker = dest / MARKER
+    if marker.is_file() and marker.read_text() == GENERATOR_VERSION:
+        return dest
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    # Build in a sibling folder and swap it in, so an interrupted run never leaves a half dataset behind.
+    staging = Path(tempfile.mkdtemp(prefix=f".{dest.name}-", dir=dest.parent))
+    try:
+        _generate(staging / "dataset")
+        if dest.exists():
+            shutil.rmtree(dest)
+        (staging / "dataset").rename(dest)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return dest

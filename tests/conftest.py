@@ -1,0 +1,102 @@
+"""Shared fixtures: the embedded default dataset, a seeded random embedder, ONE Spark session, real data."""
+
+from __future__ import annotations
+
+import os
+
+# Before anything imports helpers.spark: the tests never need Spark's web UI (and must not fight over its port).
+os.environ["LAB_SPARK_UI"] = "false"
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from helpers.data import Dataset, find_dataset
+from helpers.default_dataset import ensure_default_dataset
+from helpers.embedder import Embedder
+
+#: ../shared beside the checkout: real data and models that the repository may not contain.
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+MINI_DATASET_DIR = SHARED / "data" / "stanford-cars-mini"
+MINI_SKIP_REASON = (
+    "../shared/data/stanford-cars-mini not found: the real-data tests run where the shared data sits "
+    "beside the checkout (CI does)"
+)
+
+
+@dataclass(frozen=True)
+class Embedded:
+    """A dataset's usable images, their classes and their vectors (one row per image, in CSV order)."""
+
+    dataset: Dataset
+    names: list[str]
+    classes: list[int]
+    vectors: np.ndarray
+
+
+def embed_dataset(dataset: Dataset, embedder: Embedder) -> Embedded:
+    """Embed every usable image of ``dataset``; fails loudly when any file cannot be embedded."""
+    labels = dataset.usable_labels()
+    names = labels["image"].tolist()
+    vectors, failures = embedder.embed_files([dataset.image_path(name) for name in names])
+    assert not failures, f"could not embed: {failures}"
+    return Embedded(dataset, names, [int(c) for c in labels["Class"]], vectors)
+
+
+def write_image(path: Path, size: tuple[int, int] = (40, 30), color: tuple[int, int, int] = (200, 30, 30),
+                fmt: str = "JPEG") -> Path:
+    """A small generated image file (solid colour with a darker square so it is not flat)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    image = Image.new("RGB", size, color)
+    image.paste(tuple(c // 3 for c in color), (size[0] // 4, size[1] // 4, size[0] // 2, size[1] // 2))
+    image.save(path, format=fmt)
+    return path
+
+
+@pytest.fixture(scope="session")
+def default_dataset() -> Dataset:
+    """The embedded default dataset (generated on first use, then reused)."""
+    return find_dataset(ensure_default_dataset())
+
+
+@pytest.fixture(scope="session")
+def random_embedder() -> Embedder:
+    """ResNet-18 with seeded random weights in fp32: offline and deterministic."""
+    return Embedder(weights="random", precision="fp32")
+
+
+@pytest.fixture(scope="session")
+def default_embeddings(default_dataset: Dataset, random_embedder: Embedder) -> Embedded:
+    """All usable images of the default dataset embedded once per session with the random embedder."""
+    return embed_dataset(default_dataset, random_embedder)
+
+
+@pytest.fixture(scope="session")
+def spark():
+    """The one Spark session of the whole run (never stopped in between; the JVM exits with pytest)."""
+    from helpers.spark import get_spark
+
+    return get_spark("lab5-tests")
+
+
+@pytest.fixture(scope="session")
+def mini_dataset() -> Dataset:
+    """The real 160-image Stanford Cars subset in ../shared, or a skip when it is not beside the checkout."""
+    if not MINI_DATASET_DIR.is_dir():
+        pytest.skip(MINI_SKIP_REASON)
+    return find_dataset(MINI_DATASET_DIR)
+
+
+@pytest.fixture(scope="session")
+def make_image():
+    """The :func:`write_image` helper, for tests that build tiny datasets in tmp_path."""
+    return write_image
+
+
+@pytest.fixture(scope="session")
+def embed():
+    """The :func:`embed_dataset` helper, for tests that embed a dataset with their own embedder."""
+    return embed_dataset
