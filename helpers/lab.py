@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -160,15 +161,20 @@ def resized_problems(folder: Path, lab: LabSetup) -> list[str]:
     return problems
 
 
+def _own_or_reference(own: Path, problems: list[str], reference: Callable[[], Path], questions: str) -> tuple[Path, str]:
+    """The student's artefact when it has no problems, else the reference one, with a note saying which."""
+    if not problems:
+        return own, f"Using your {questions} output: {own}"
+    return reference(), (
+        f"NOTE: your {questions} output is not usable ({problems[0]}; {len(problems)} problem(s)), so this "
+        f"notebook continues from the reference copy. Fix {questions} to continue from your own work."
+    )
+
+
 def embedding_input_dir(lab: LabSetup) -> tuple[Path, str]:
     """The folder the embeddings are computed from: the student's Q1 output when valid, else the reference."""
-    problems = resized_problems(lab.resized_dir, lab)
-    if not problems:
-        return lab.resized_dir, f"Using your resized images from {lab.resized_dir}."
-    return reference_resized_dir(lab), (
-        f"NOTE: your Q1 output is not usable ({problems[0]}; {len(problems)} problem(s)), "
-        f"so this notebook continues from the reference images. Fix Q1 to use your own."
-    )
+    return _own_or_reference(lab.resized_dir, resized_problems(lab.resized_dir, lab),
+                             lambda: reference_resized_dir(lab), "Q1")
 
 
 def _embeddings_key(lab: LabSetup) -> tuple[Path, str]:
@@ -239,13 +245,8 @@ def embeddings_csv_problems(path: Path, lab: LabSetup) -> list[str]:
 
 def spark_input_csv(lab: LabSetup) -> tuple[Path, str]:
     """The CSV the Spark notebooks load: the student's Q4 output when valid, else the reference."""
-    problems = embeddings_csv_problems(lab.embeddings_csv, lab)
-    if not problems:
-        return lab.embeddings_csv, f"Using your embeddings from {lab.embeddings_csv}."
-    return reference_embeddings_csv(lab), (
-        f"NOTE: your Q4 output is not usable ({problems[0]}), so this notebook continues from the "
-        f"reference embeddings. Fix Q2-Q4 to use your own."
-    )
+    return _own_or_reference(lab.embeddings_csv, embeddings_csv_problems(lab.embeddings_csv, lab),
+                             lambda: reference_embeddings_csv(lab), "Q4")
 
 
 # ---------------------------------------------------------------- helpers for the hidden tests

@@ -143,20 +143,15 @@ def test_read_labels_missing_column_names_file_and_column(tmp_path):
     assert "'image'" not in message.split("(found")[0]  # only the missing column is reported missing
 
 
-def test_read_labels_missing_image_column(tmp_path):
-    """A CSV without the image column is a DatasetError that names the file and 'image'."""
-    csv = tmp_path / "no_image.csv"
-    csv.write_text("file,Class\n00001.jpg,2\n", encoding="utf-8")
-    with pytest.raises(DatasetError, match="'image'") as error:
-        read_labels(csv)
-    assert str(csv) in str(error.value)
-
-
-def test_read_labels_empty_csv_names_file(tmp_path):
-    """An empty CSV file is a DatasetError naming the file, not a pandas EmptyDataError."""
-    csv = tmp_path / "empty.csv"
-    csv.write_text("", encoding="utf-8")
-    with pytest.raises(DatasetError, match="empty") as error:
+@pytest.mark.parametrize("content, expected", [
+    ("file,Class\n00001.jpg,2\n", "'image'"),
+    ("", "empty"),
+], ids=["no-image-column", "empty-file"])
+def test_read_labels_unusable_csv_names_file(tmp_path, content, expected):
+    """A CSV without the image column, or an empty one, is a DatasetError naming the file and the problem."""
+    csv = tmp_path / "labels.csv"
+    csv.write_text(content, encoding="utf-8")
+    with pytest.raises(DatasetError, match=expected) as error:
         read_labels(csv)
     assert str(csv) in str(error.value)
 
