@@ -34,6 +34,7 @@ collect: setup
 	$(NBGRADER) zip_collect $(ASSIGNMENT) --force
 
 autograde: setup
+	$(BIN)/python -m helpers.grading check
 	$(NBGRADER) autograde $(ASSIGNMENT) --create
 
 feedback: setup

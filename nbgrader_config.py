@@ -15,6 +15,16 @@ c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedE
 c.Execute.timeout = 120
 c.Execute.interrupt_on_timeout = True
 
+# Student code that misbehaves must not cost more than its own question: a dead kernel is restarted
+# (helpers/nbgrader_plugins.py), and test cells a student deleted are put back from the gradebook.
+from helpers.nbgrader_plugins import ResilientExecute  # noqa: E402
+from nbconvert.preprocessors import ClearMetadataPreprocessor  # noqa: E402
+from nbgrader.preprocessors import AssignLatePenalties, CheckCellMetadata, IgnorePattern, LimitOutput, SaveAutoGrades  # noqa: E402
+
+c.Autograde.autograde_preprocessors = [ResilientExecute, IgnorePattern, ClearMetadataPreprocessor, LimitOutput,
+                                       SaveAutoGrades, AssignLatePenalties, CheckCellMetadata]
+c.OverwriteCells.add_missing_cells = True
+
 # nbgrader gives a test cell 0 points when anything reaches stderr. helpers.spark keeps Spark quiet;
 # these are the lines that can still appear (printed by the JVM itself, before logging is set up).
 c.IgnorePattern.enabled = True

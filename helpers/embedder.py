@@ -9,6 +9,7 @@ for offline tests) or the path of a local ``state_dict`` checkpoint.
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -153,7 +154,10 @@ class _ImageFiles(torch.utils.data.Dataset):
 
     def __getitem__(self, index: int) -> tuple[int, torch.Tensor, str]:
         try:
-            return index, self.transform(load_rgb(self.paths[index], self.draft_size)), ""
+            with warnings.catch_warnings():
+                # Pillow only warns between 1x and 2x its pixel limit; such a file is skipped all the same.
+                warnings.simplefilter("error", Image.DecompressionBombWarning)
+                return index, self.transform(load_rgb(self.paths[index], self.draft_size)), ""
         except Exception as error:  # any unreadable file is reported, never fatal for the batch
             return index, torch.zeros(3, IMAGE_SIZE, IMAGE_SIZE), f"{error.__class__.__name__}: {error}"
 

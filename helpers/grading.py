@@ -10,6 +10,7 @@ by hand: the solution (full marks), the untouched release (zero) and deliberatel
 from __future__ import annotations
 
 import argparse
+import difflib
 import os
 import re
 import shutil
@@ -192,6 +193,21 @@ def submit(course: Path, student: str, notebooks: dict[str, nbformat.NotebookNod
     return folder
 
 
+def submission_problems(course: Path) -> list[str]:
+    """Notebooks missing from submissions (graded as missing, scoring 0), with a hint when one looks renamed."""
+    problems = []
+    for folder in sorted((course / "submitted").glob(f"*/{ASSIGNMENT}")):
+        present = sorted(path.name for path in folder.glob("*.ipynb"))
+        unexpected = [name for name in present if name not in notebook_names()]
+        for name in notebook_names():
+            if name in present:
+                continue
+            renamed = difflib.get_close_matches(name, unexpected, n=1, cutoff=0.6)
+            hint = f"; found {renamed[0]!r}, which is not graded: was it renamed?" if renamed else ""
+            problems.append(f"{folder.parent.name}: {name} is missing and is graded as missing (0 points){hint}")
+    return problems
+
+
 def read_scores(course: Path) -> pd.DataFrame:
     """One row per student and test cell: notebook, grade_id, score, max_score (from the gradebook)."""
     from nbgrader.api import Gradebook
@@ -239,10 +255,16 @@ def score_table(scores: pd.DataFrame) -> pd.DataFrame:
 def main(argv: list[str] | None = None) -> int:
     """``python -m helpers.grading roundtrip``: grade the golden submissions and compare with expectations."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("command", choices=["roundtrip"])
+    parser.add_argument("command", choices=["roundtrip", "check"],
+                        help="roundtrip: grade the golden submissions; check: report missing or renamed notebooks")
     parser.add_argument("--course", type=Path, default=artifacts_dir() / "grading-roundtrip",
                         help="scratch course directory (deleted and recreated)")
+    parser.add_argument("--course-root", type=Path, default=PROJECT_ROOT, help="course directory for `check`")
     arguments = parser.parse_args(argv)
+    if arguments.command == "check":
+        problems = submission_problems(arguments.course_root)
+        print("\n".join(problems) or "every submission has all notebooks")
+        return 0
     scores = round_trip(arguments.course)
     table = score_table(scores)
     print(f"autograded {len(table)} golden submissions in {scores.attrs['autograde_seconds']:.0f} s\n")

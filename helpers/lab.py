@@ -21,6 +21,7 @@ import torch
 from PIL import Image
 
 from helpers import embedder as lab_embedder
+from helpers import guard
 from helpers.config import SEED, cache_dir, data_dir_setting, subset_setting
 from helpers.data import IMAGE_COLUMN, LABEL_COLUMN, Dataset, find_dataset, stratified_sample
 from helpers.default_dataset import ensure_default_dataset
@@ -88,7 +89,13 @@ class LabSetup:
 
 
 def setup(work_dir: Path | str = WORK_DIR) -> LabSetup:
-    """Resolve the run from the environment (LAB_DATA_DIR, LAB_SUBSET, LAB_WEIGHTS) and create the work folder."""
+    """Resolve the run from the environment (LAB_DATA_DIR, LAB_SUBSET, LAB_WEIGHTS) and create the work folder.
+
+    The first call (the Setup cell, before any answer runs) records the modules the hidden tests
+    rely on; every later call (each hidden test starts with one) undoes tampering with them.
+    """
+    guard.snapshot()
+    guard.restore()
     dataset = find_dataset(data_dir_setting() or ensure_default_dataset())
     labels = stratified_sample(dataset.usable_labels(), subset_setting(), SEED)
     weights, note = lab_embedder.choose_weights("resnet18")
