@@ -9,7 +9,7 @@ DATA ?=
 ASSIGNMENT := lab5
 NBGRADER := $(BIN)/nbgrader
 
-.PHONY: setup java-check demo test release collect autograde feedback grades clean
+.PHONY: setup java-check demo test bench cluster-demo release collect autograde feedback grades clean
 
 setup: java-check $(INSTALLED)
 
@@ -25,6 +25,14 @@ $(INSTALLED): pyproject.toml
 demo: setup
 	$(BIN)/python -m helpers.demo $(if $(DATA),--data $(DATA))
 	$(BIN)/python -m helpers.grading roundtrip
+
+# Measured side by side with the original pipeline; writes bench/results/latest.json and plots.
+bench: setup
+	$(BIN)/python -m bench.run
+
+# A real standalone Spark cluster on this machine, the pipeline on it, then the cluster stopped.
+cluster-demo: setup
+	$(BIN)/python -m helpers.cluster $(if $(DATA),--data $(DATA))
 
 # ---- instructors: the nbgrader workflow in this folder (see README "For instructors")
 release: setup

@@ -12,6 +12,8 @@ import sys
 import time
 from pathlib import Path
 
+import pandas as pd
+
 from helpers import spark as lab_spark
 from helpers.config import SEED, artifacts_dir
 from helpers.data import DatasetError, find_dataset
@@ -20,8 +22,12 @@ from helpers.display import show_neighbors
 from helpers.embedder import DEFAULT_BACKBONE, Embedder, choose_weights
 
 
-def run(data_dir: Path | None, k: int, out: Path, backbone: str = DEFAULT_BACKBONE) -> Path:
-    """Run the pipeline and save the neighbour figure to ``out``; returns ``out``."""
+def run(data_dir: Path | None, k: int, out: Path, backbone: str = DEFAULT_BACKBONE, distributed: bool = False,
+        duplicate_threshold: float = 0.05) -> pd.DataFrame:
+    """Run the pipeline, print the neighbours and save their figure to ``out``; returns the neighbours.
+
+    ``distributed`` embeds on the Spark executors (binaryFile + predict_batch_udf) instead of locally.
+    """
     started = time.perf_counter()
     dataset = find_dataset(data_dir or ensure_default_dataset())
     problems = dataset.problems()
@@ -35,20 +41,27 @@ def run(data_dir: Path | None, k: int, out: Path, backbone: str = DEFAULT_BACKBO
     weights, note = choose_weights(backbone)
     if note:
         print("\n" + "!" * 100 + f"\n{note}\n" + "!" * 100 + "\n")
-    embedder = Embedder(backbone, weights, precision="auto")
-    names = labels["image"].tolist()
-    vectors, failures = embedder.embed_files([dataset.image_path(n) for n in names], draft=True, progress=True)
-    for index, reason in failures.items():
-        print(f"  could not embed {names[index]}: {reason}")
-    kept = [i for i in range(len(names)) if i not in failures]
-    names, vectors = [names[i] for i in kept], vectors[kept]
-    print(f"embedded {len(names)} images with {backbone} ({weights} weights, {embedder.precision}) -> {vectors.shape[1]}-d vectors")
-
     spark = lab_spark.get_spark("lab5-demo")
-    features = lab_spark.assemble(lab_spark.embeddings_df(spark, names, vectors)).cache()
+    names = labels["image"].tolist()
+    if distributed:
+        images = lab_spark.image_files_df(spark, dataset.image_dir, names)
+        raw = lab_spark.embed_images_df(images, backbone, weights, precision="auto")
+        where = f"on the executors of {spark.sparkContext.master}"
+    else:
+        embedder = Embedder(backbone, weights, precision="auto")
+        vectors, failures = embedder.embed_files([dataset.image_path(n) for n in names], draft=True, progress=True)
+        for index, reason in failures.items():
+            print(f"  could not embed {names[index]}: {reason}")
+        kept = [i for i in range(len(names)) if i not in failures]
+        raw = lab_spark.embeddings_df(spark, [names[i] for i in kept], vectors[kept])
+        where = "locally"
+    features = lab_spark.assemble(raw).cache()
+    names = [row[0] for row in features.select("image").collect()]
+    print(f"embedded {len(names)} images {where} with {backbone} ({weights} weights)")
+
     model = lab_spark.fit_lsh(features)
     hashed = model.transform(features).cache()
-    query = random.Random(SEED).choice(names)
+    query = random.Random(SEED).choice(sorted(names))
     neighbors = lab_spark.nearest_neighbors(model, hashed, lab_spark.vector_of(features, query), k)
 
     class_names = dataset.class_names()
@@ -57,11 +70,13 @@ def run(data_dir: Path | None, k: int, out: Path, backbone: str = DEFAULT_BACKBO
     print(f"\nquery image: {query} ({captions[query]}) on Spark {spark.version}, master {spark.sparkContext.master}")
     table = neighbors.assign(label=neighbors["image"].map(captions))[["image", "label", "distance"]]
     print(table.to_string(index=False, float_format=lambda d: f"{d:.4f}"))
+    pairs = lab_spark.near_duplicates(model, hashed, duplicate_threshold)
+    print(f"\nnear-duplicate pairs closer than {duplicate_threshold} (approxSimilarityJoin): {len(pairs)}")
 
     out.parent.mkdir(parents=True, exist_ok=True)
     show_neighbors(query, neighbors, dataset.image_dir, captions).savefig(out, dpi=100)
     print(f"\nfigure: {out}\ntotal time: {time.perf_counter() - started:.1f} s")
-    return out
+    return neighbors
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -7,24 +7,32 @@ similarity does and a bucket length means the same thing whatever the weights or
 
 from __future__ import annotations
 
+import functools
+import io
 import os
 import sys
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import torch
+from PIL import Image
 from pyspark.ml import Pipeline
 from pyspark.ml.feature import BucketedRandomProjectionLSH, BucketedRandomProjectionLSHModel, Normalizer, VectorAssembler
-from pyspark.ml.functions import array_to_vector
+from pyspark.ml.functions import array_to_vector, predict_batch_udf
 from pyspark.ml.linalg import DenseVector, Vectors
 from pyspark.sql import DataFrame, SparkSession
-from pyspark.sql.types import DoubleType, StringType, StructField, StructType
+from pyspark.sql import functions as F
+from pyspark.sql.types import ArrayType, DoubleType, FloatType, StringType, StructField, StructType
 
 from helpers.config import SEED
-from helpers.data import IMAGE_COLUMN
+from helpers.data import IMAGE_COLUMN, IMAGE_SUFFIXES
+from helpers.embedder import DEFAULT_BACKBONE, Embedder, choose_weights
 from helpers.java import require_java
 from helpers.store import format_of
+from helpers.transforms import IMAGE_SIZE, model_input_transform, to_rgb
 
 FEATURES = "features"
 RAW_FEATURES = "raw_features"
@@ -34,6 +42,55 @@ DISTANCE = "distCol"
 BUCKET_LENGTH = 0.1
 NUM_HASH_TABLES = 4
 QUIET_LOG_CONFIG = Path(__file__).with_name("log4j2.properties")
+
+
+def _decode_images(content: pd.Series) -> pd.Series:
+    """Encoded image bytes to flattened, normalised 3x224x224 float32 arrays (None for unreadable bytes)."""
+    transform = model_input_transform()
+
+    def decode(data: bytes) -> np.ndarray | None:
+        try:
+            with Image.open(io.BytesIO(data)) as image:
+                image.load()
+                return transform(to_rgb(image)).numpy().reshape(-1)
+        except Exception:  # an unreadable file becomes a null row, filtered out by the caller
+            return None
+
+    return content.map(decode)
+
+
+def _embedding_predictor(backbone: str, weights: str, precision: str) -> Callable[[np.ndarray], np.ndarray]:
+    """predict_batch_udf's model loader: runs once per Python worker, then embeds batch after batch."""
+    embedder = Embedder(backbone, weights, precision=precision)
+
+    def predict(pixels: np.ndarray) -> np.ndarray:
+        return embedder.embed_tensor(torch.from_numpy(np.ascontiguousarray(pixels, dtype=np.float32)))
+
+    return predict
+
+
+def image_files_df(spark: SparkSession, image_dir: Path | str, names: Sequence[str] | None = None) -> DataFrame:
+    """Image files read by Spark's ``binaryFile`` source: ``image`` (file name) and ``content`` (bytes)."""
+    patterns = ",".join(sorted({suffix.lstrip(".") for suffix in IMAGE_SUFFIXES} | {s.lstrip(".").upper() for s in IMAGE_SUFFIXES}))
+    files = spark.read.format("binaryFile").option("pathGlobFilter", f"*.{{{patterns}}}").load(str(image_dir))
+    files = files.select(F.element_at(F.split("path", "/"), -1).alias(IMAGE_COLUMN), "content")
+    return files.filter(F.col(IMAGE_COLUMN).isin(list(names))) if names is not None else files
+
+
+def embed_images_df(images: DataFrame, backbone: str = DEFAULT_BACKBONE, weights: str | None = None,
+                    precision: str = "fp32", batch_size: int = 32) -> DataFrame:
+    """Distributed embedding: ``image`` + ``raw_features``, computed on the executors by the lab's embedder.
+
+    Decoding happens in a pandas UDF, the network in ``predict_batch_udf`` (one model per Python
+    worker, ``batch_size`` images per forward pass). Unreadable images are dropped.
+    """
+    spec = choose_weights(backbone, weights)[0]  # decided on the driver: every executor uses the same weights
+    decode = F.pandas_udf(_decode_images, ArrayType(FloatType()))
+    embed = predict_batch_udf(functools.partial(_embedding_predictor, backbone, spec, precision),
+                              return_type=ArrayType(FloatType()), batch_size=batch_size,
+                              input_tensor_shapes=[[3, IMAGE_SIZE, IMAGE_SIZE]])
+    pixels = images.select(IMAGE_COLUMN, decode("content").alias("pixels")).filter(F.col("pixels").isNotNull())
+    return pixels.select(IMAGE_COLUMN, array_to_vector(embed("pixels")).alias(RAW_FEATURES))
 
 
 def spark_master() -> str:
@@ -142,6 +199,35 @@ def nearest_neighbors(model: BucketedRandomProjectionLSHModel, hashed: DataFrame
     found = model.approxNearestNeighbors(hashed, key, k, distCol=DISTANCE).select(IMAGE_COLUMN, DISTANCE)
     table = found.toPandas().rename(columns={DISTANCE: "distance"})
     return table.sort_values(["distance", IMAGE_COLUMN], kind="stable").reset_index(drop=True)
+
+
+def near_duplicates(model: BucketedRandomProjectionLSHModel, hashed: DataFrame, threshold: float) -> pd.DataFrame:
+    """Pairs of different images closer than ``threshold`` (approxSimilarityJoin of the index with itself)."""
+    pairs = model.approxSimilarityJoin(hashed, hashed, threshold, distCol="distance")
+    pairs = pairs.select(F.col(f"datasetA.{IMAGE_COLUMN}").alias("image_a"), F.col(f"datasetB.{IMAGE_COLUMN}").alias("image_b"),
+                         "distance").filter(F.col("image_a") < F.col("image_b"))
+    return pairs.toPandas().sort_values(["distance", "image_a", "image_b"]).reset_index(drop=True)
+
+
+def evaluate_lsh(frame: DataFrame, names: Sequence[str], vectors: np.ndarray, queries: Sequence[int],
+                 bucket_length: float, num_hash_tables: int, k: int = 5) -> dict:
+    """One LSH setting measured: fit+transform seconds, recall@k against exact search over ``vectors``
+    (the rows of ``frame``'s ``features``) for the ``queries`` rows, and the median query latency."""
+    started = time.perf_counter()
+    model = fit_lsh(frame, bucket_length, num_hash_tables)
+    hashed = model.transform(frame).cache()
+    hashed.count()
+    fit_seconds = time.perf_counter() - started
+    recalls, latencies = [], []
+    for row in queries:
+        exact = set(exact_neighbors(names, vectors, vectors[row], k)[IMAGE_COLUMN])
+        started = time.perf_counter()
+        found = nearest_neighbors(model, hashed, vectors[row], k)
+        latencies.append(time.perf_counter() - started)
+        recalls.append(len(exact & set(found[IMAGE_COLUMN])) / k)
+    hashed.unpersist()
+    return {"bucket_length": bucket_length, "num_hash_tables": num_hash_tables, "recall_at_5": float(np.mean(recalls)),
+            "query_ms": 1000 * float(np.median(latencies)), "fit_transform_s": fit_seconds}
 
 
 def unit_vectors(vectors: np.ndarray) -> np.ndarray:
