@@ -9,7 +9,7 @@ DATA ?=
 ASSIGNMENT := lab5
 NBGRADER := $(BIN)/nbgrader
 
-.PHONY: setup java-check demo test bench cluster-demo release collect autograde feedback grades clean
+.PHONY: setup java-check demo test bench cluster-demo ui release collect autograde feedback grades clean
 
 setup: java-check $(INSTALLED)
 
@@ -33,6 +33,11 @@ bench: setup
 # A real standalone Spark cluster on this machine, the pipeline on it, then the cluster stopped.
 cluster-demo: setup
 	$(BIN)/python -m helpers.cluster $(if $(DATA),--data $(DATA))
+
+# The similar-car finder on http://127.0.0.1:$(PORT) (index built once per dataset, then reused).
+PORT ?= 8501
+ui: setup
+	LAB_DATA_DIR=$(DATA) $(BIN)/streamlit run app/similar_cars.py --server.address 127.0.0.1 --server.port $(PORT)
 
 # ---- instructors: the nbgrader workflow in this folder (see README "For instructors")
 release: setup

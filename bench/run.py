@@ -28,6 +28,7 @@ from helpers.transforms import image_batch, load_rgb, resize_folder, tensor_tran
 RESULTS = PROJECT_ROOT / "bench" / "results"
 SHARED_CARS = PROJECT_ROOT.parent / "shared" / "data" / "stanford-cars"
 ORIGINAL_LSH = {"bucket_length": 2.0, "num_hash_tables": 200}
+PRETRAINED = PROJECT_ROOT.parent / "shared" / "models" / "mobilenet_v2_imagenet.pth"
 
 
 def machine() -> dict:
@@ -56,9 +57,9 @@ def baseline_embed(paths: list[Path], work: Path, weights: str) -> tuple[np.ndar
     return np.stack(vectors), time.perf_counter() - started
 
 
-def fast_embed(paths: list[Path], weights: str, batch_size: int, workers: int) -> tuple[np.ndarray, float]:
+def fast_embed(paths: list[Path], weights: str, batch_size: int, workers: int, backbone: str = "resnet18") -> tuple[np.ndarray, float]:
     """The project's path (CLI, demo): batched loader with draft decoding, channels_last, bf16 where native."""
-    embedder = Embedder("resnet18", weights, precision="auto")
+    embedder = Embedder(backbone, weights, precision="auto")
     started = time.perf_counter()
     vectors, failures = embedder.embed_files(paths, batch_size=batch_size, workers=workers, draft=True)
     assert not failures, failures
@@ -142,7 +143,13 @@ def lsh_sweep(names: list[str], vectors: np.ndarray, queries: int, bucket_length
                                      "median_5th": float(np.median(distances[:, 5])),
                                      "median_any": float(np.median(distances[:, 1:]))}
     eligible = [entry for entry in results["sweep"] if entry["recall_at_5"] >= 0.95]
-    results["default"] = min(eligible, key=lambda e: e["query_ms"]) if eligible else max(results["sweep"], key=lambda e: e["recall_at_5"])
+    if eligible:
+        # Latency is nearly flat at this size (Spark's fixed cost per query): among settings within 5%
+        # of the fastest, take the one with the fewest candidates, the cost that grows with the data.
+        fastest = min(entry["query_ms"] for entry in eligible)
+        results["default"] = min((e for e in eligible if e["query_ms"] <= 1.05 * fastest), key=lambda e: e["candidate_fraction"])
+    else:
+        results["default"] = max(results["sweep"], key=lambda e: e["recall_at_5"])
     return results
 
 
@@ -181,7 +188,7 @@ def plots(result: dict, folder: Path) -> None:
     axis.axhline(0.95, color="grey", linestyle="--", linewidth=0.8)
     axis.set_xlabel("median query latency (ms)")
     axis.set_ylabel("recall@5 vs exact")
-    axis.set_title(f"BucketedRandomProjectionLSH on {result['images']} images (labels: bucketLength/numHashTables)")
+    axis.set_title(f"LSH on {result['images']} images, {lsh['features']}\n(labels: bucketLength/numHashTables)", fontsize=9)
     axis.legend(fontsize=8)
     figure.tight_layout()
     figure.savefig(folder / "recall_vs_latency.png", dpi=110)
@@ -231,7 +238,18 @@ def run(data_dir: Path | None, images: int | None, queries: int, out: Path, buck
         embedding["fraction_of_ceiling"] = embedding["fast_img_per_s"] / embedding["ceiling_img_per_s"]
         print(json.dumps(embedding, indent=1), flush=True)
 
-        lsh = lsh_sweep(names, fast, queries, bucket_lengths, table_counts)
+        # Random weights squeeze every photo into a tiny cone (all neighbours nearly equidistant), which
+        # says nothing about real features: tune LSH and check quality on pretrained features too.
+        pretrained = None
+        if PRETRAINED.is_file():
+            pretrained, _ = fast_embed(paths, str(PRETRAINED), batch, workers, backbone="mobilenet_v2")
+            pretrained_reference = Embedder("mobilenet_v2", str(PRETRAINED), precision="fp32").embed_files(
+                paths, batch_size=batch, workers=workers)[0]
+            embedding["pretrained_mobilenet_v2"] = {"top5_agreement": top5_agreement(pretrained, pretrained_reference),
+                                                    "mean_cosine": mean_cosine(pretrained, pretrained_reference)}
+        lsh_vectors = pretrained if pretrained is not None else fast
+        lsh = lsh_sweep(names, lsh_vectors, queries, bucket_lengths, table_counts)
+        lsh["features"] = "mobilenet_v2 imagenet (pretrained)" if pretrained is not None else f"resnet18 {weights}"
         lsh["default"]["latency_ratio_to_original"] = lsh["default"]["query_ms"] / lsh["original"]["query_ms"]
         lsh["lab_constants"] = {"bucket_length": lab_spark.BUCKET_LENGTH, "num_hash_tables": lab_spark.NUM_HASH_TABLES}
         result["lsh"] = lsh
@@ -255,6 +273,7 @@ def targets(result: dict) -> dict:
         "speedup >= 4x": embedding["speedup"] >= 4,
         "fast >= 80% of ceiling": embedding["fraction_of_ceiling"] >= 0.8,
         "top-5 agreement >= 0.95": embedding["top5_agreement"] >= 0.95,
+        "top-5 agreement >= 0.95 (pretrained)": embedding.get("pretrained_mobilenet_v2", {}).get("top5_agreement", 0) >= 0.95,
         "mean cosine >= 0.999": embedding["mean_cosine"] >= 0.999,
         "default recall@5 >= 0.95": lsh["default"]["recall_at_5"] >= 0.95,
     }
@@ -269,7 +288,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, help="dataset (default: ../shared/data/stanford-cars, else the embedded one)")
     parser.add_argument("--images", type=int, help="use only the first N images")
     parser.add_argument("--queries", type=int, default=100, help="LSH query images (default 100)")
-    parser.add_argument("--bucket-lengths", type=float, nargs="+", default=[0.05, 0.1, 0.2, 0.4, 0.8])
+    parser.add_argument("--bucket-lengths", type=float, nargs="+", default=[0.005, 0.01, 0.02, 0.04, 0.08, 0.16])
     parser.add_argument("--tables", type=int, nargs="+", default=[1, 2, 4, 8])
     parser.add_argument("--no-grading", action="store_true", help="skip the autograde timing")
     parser.add_argument("--out", type=Path, default=RESULTS)

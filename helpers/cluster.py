@@ -8,6 +8,7 @@ the cluster is always stopped on exit, also when the code inside the ``with`` bl
 from __future__ import annotations
 
 import argparse
+import atexit
 import json
 import os
 import socket
@@ -58,7 +59,12 @@ class StandaloneCluster:
             return json.load(response)
 
     def __enter__(self) -> "StandaloneCluster":
+        return self.start()
+
+    def start(self) -> "StandaloneCluster":
+        """Start the master and the worker and wait until the worker has registered."""
         require_java()
+        atexit.register(self.stop)  # a notebook kernel that exits early still stops the cluster
         self._start("master", "org.apache.spark.deploy.master.Master", "--host", HOST, "--port", str(self.port),
                     "--webui-port", str(self.ui_port))
         self._start("worker", "org.apache.spark.deploy.worker.Worker", self.master_url, "--host", HOST,

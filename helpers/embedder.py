@@ -19,6 +19,7 @@ import numpy as np
 import torch
 from PIL import Image
 from torch import nn
+from torch.fx.experimental.optimization import fuse
 from torchvision import models
 from tqdm.auto import tqdm
 
@@ -182,14 +183,15 @@ class Embedder:
         network = model if model is not None else load_model(backbone, weights)
         self.model = strip_classifier(network, backbone).eval()
         if self.precision == "bf16":
-            self.model = self.model.to(memory_format=torch.channels_last)
+            # Batch norm folded into the convolutions, then the whole network in bfloat16 and
+            # channels_last: oneDNN runs it on AMX, ~1.7x faster than autocast (bench/README).
+            self.model = fuse(self.model).to(torch.bfloat16).to(memory_format=torch.channels_last)
 
     def embed_tensor(self, batch: torch.Tensor) -> np.ndarray:
         """Vectors (N, dim) for an already normalised input batch (N, 3, H, W)."""
         with torch.inference_mode():
             if self.precision == "bf16":
-                with torch.autocast("cpu", dtype=torch.bfloat16):
-                    output = self.model(batch.contiguous(memory_format=torch.channels_last))
+                output = self.model(batch.to(torch.bfloat16).contiguous(memory_format=torch.channels_last))
             else:
                 output = self.model(batch)
         return output.float().reshape(len(batch), -1).numpy().copy()
