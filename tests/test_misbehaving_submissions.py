@@ -8,7 +8,7 @@ from helpers import grading
 
 NB1, NB2 = "1_data_and_transforms.ipynb", "2_embeddings.ipynb"
 WRONG_Q1 = grading.WRONG_SUBMISSIONS["wrong_answers"]["q1_answer"].code
-TIMEOUT_SECONDS = 20
+TIMEOUT_SECONDS = 40
 
 TAMPER_HELPERS = (
     "import helpers.lab\n"
