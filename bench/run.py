@@ -279,7 +279,13 @@ def targets(result: dict) -> dict:
     }
     if "autograde" in result:
         verdicts["grading <= 1.5x execution"] = result["autograde"]["ratio"] <= 1.5
-    return {name: "met" if ok else "MISSED" for name, ok in verdicts.items()}
+    why = {
+        "speedup >= 4x": "decoding and resizing share the 2 cores with the forward pass (see README Performance)",
+        "fast >= 80% of ceiling": "the ceiling gets the cores without any decoding; on 2 cores decoding costs ~1/3",
+        "top-5 agreement >= 0.95": "neighbours are nearly equidistant, so bf16 and draft-decoding rounding reorder them",
+        "top-5 agreement >= 0.95 (pretrained)": "same cause; --precision fp32 restores exact agreement",
+    }
+    return {name: "met" if ok else f"MISSED: {why.get(name, 'see README Performance')}" for name, ok in verdicts.items()}
 
 
 def main(argv: list[str] | None = None) -> int:
