@@ -22,14 +22,15 @@ def random_weights(monkeypatch):
 
 def test_demo_run(spark, default_dataset, random_weights, tmp_path, capsys):
     """demo.run saves a PNG figure and prints 5 neighbours, the first being the query at distance 0.0000."""
-    out = demo.run(None, 5, tmp_path / "fig.png")
-    assert out == tmp_path / "fig.png"
+    out = tmp_path / "fig.png"
+    neighbors = demo.run(None, 5, out)
+    assert len(neighbors) == 5 and neighbors["distance"].iloc[0] == 0
     assert out.is_file()
     assert out.read_bytes()[:8] == PNG_SIGNATURE
     printed = capsys.readouterr().out
     assert "NOTE: using seeded RANDOM weights" not in printed  # random was asked for, so no fallback note
     assert f"({len(default_dataset.usable_labels())} images, " in printed
-    assert "(random weights, " in printed and "-> 512-d vectors" in printed
+    assert "locally with resnet18 (random weights)" in printed and "near-duplicate pairs closer than" in printed
     lines = printed.splitlines()
     query_line = next(line for line in lines if line.startswith("query image: "))
     query = query_line.split()[2]
@@ -41,7 +42,7 @@ def test_demo_run(spark, default_dataset, random_weights, tmp_path, capsys):
             break
         rows.append(line.split())
     assert len(rows) == 5
-    assert rows[0][0] == query
+    assert rows[0][0] == query == neighbors["image"].iloc[0]
     assert rows[0][-1] == "0.0000"
     distances = [float(row[-1]) for row in rows]
     assert distances == sorted(distances)
