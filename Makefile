@@ -9,7 +9,7 @@ DATA ?=
 ASSIGNMENT := lab5
 NBGRADER := $(BIN)/nbgrader
 
-.PHONY: setup java-check demo test bench cluster-demo ui release collect autograde feedback grades clean
+.PHONY: setup java-check demo test test-fast lint format bench cluster-demo ui release collect autograde feedback grades clean
 
 setup: java-check $(INSTALLED)
 
@@ -23,8 +23,8 @@ $(INSTALLED): pyproject.toml
 	@touch $@
 
 demo: setup
-	$(BIN)/python -m helpers.demo $(if $(DATA),--data $(DATA))
-	$(BIN)/python -m helpers.grading roundtrip
+	$(BIN)/python -m tools.demo $(if $(DATA),--data $(DATA))
+	$(BIN)/python -m grading roundtrip
 
 # Measured side by side with the original pipeline; writes bench/results/latest.json and plots.
 bench: setup
@@ -32,7 +32,7 @@ bench: setup
 
 # A real standalone Spark cluster on this machine, the pipeline on it, then the cluster stopped.
 cluster-demo: setup
-	$(BIN)/python -m helpers.cluster $(if $(DATA),--data $(DATA))
+	$(BIN)/python -m tools.cluster $(if $(DATA),--data $(DATA))
 
 # The similar-car finder on http://127.0.0.1:$(PORT) (index built once per dataset, then reused).
 PORT ?= 8501
@@ -47,7 +47,7 @@ collect: setup
 	$(NBGRADER) zip_collect $(ASSIGNMENT) --force
 
 autograde: setup
-	$(BIN)/python -m helpers.grading check
+	$(BIN)/python -m grading check
 	$(NBGRADER) autograde $(ASSIGNMENT) --create
 
 feedback: setup
@@ -56,8 +56,21 @@ feedback: setup
 grades: setup
 	$(NBGRADER) export --to grades.csv
 
-test: setup
+# Everything CI runs: style, then every test (units, notebooks, grading round trips, cluster, browser).
+test: setup lint
 	LAB_SPARK_UI=false $(BIN)/python -m pytest
+
+# The day-to-day loop: units only, no notebooks, autograding, cluster or browser (under 2 minutes).
+test-fast: setup
+	LAB_SPARK_UI=false $(BIN)/python -m pytest -m "not slow" tests
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: setup
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
 
 clean:
 	rm -rf artifacts .cache data/embedded-cars autograded/*/ feedback submitted gradebook.db

@@ -1,10 +1,10 @@
 """nbgrader configuration for Lab 5. The course directory is the folder this file is in."""
 
-import os
+from pathlib import Path
 
-c = get_config()  # noqa: F821  (provided by nbgrader when it loads this file)
+c = get_config()
 
-c.CourseDirectory.root = os.path.dirname(os.path.abspath(__file__))
+c.CourseDirectory.root = str(Path(__file__).resolve().parent)
 c.CourseDirectory.course_id = "lab5-deep-learning-with-spark"
 # What the notebooks write while they run is never part of the release or of a submission's grading input.
 c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", "lab5_work"]
@@ -16,13 +16,21 @@ c.Execute.timeout = 120
 c.Execute.interrupt_on_timeout = True
 
 # Student code that misbehaves must not cost more than its own question: a dead kernel is restarted
-# (helpers/nbgrader_plugins.py), and test cells a student deleted are put back from the gradebook.
-from helpers.nbgrader_plugins import ResilientExecute  # noqa: E402
-from nbconvert.preprocessors import ClearMetadataPreprocessor  # noqa: E402
-from nbgrader.preprocessors import AssignLatePenalties, CheckCellMetadata, IgnorePattern, LimitOutput, SaveAutoGrades  # noqa: E402
+# (grading/preprocessors/resilient_execute.py), and test cells a student deleted are put back from the gradebook.
+from nbconvert.preprocessors import ClearMetadataPreprocessor
+from nbgrader.preprocessors import AssignLatePenalties, CheckCellMetadata, IgnorePattern, LimitOutput, SaveAutoGrades
 
-c.Autograde.autograde_preprocessors = [ResilientExecute, IgnorePattern, ClearMetadataPreprocessor, LimitOutput,
-                                       SaveAutoGrades, AssignLatePenalties, CheckCellMetadata]
+from grading.preprocessors import ResilientExecute
+
+c.Autograde.autograde_preprocessors = [
+    ResilientExecute,
+    IgnorePattern,
+    ClearMetadataPreprocessor,
+    LimitOutput,
+    SaveAutoGrades,
+    AssignLatePenalties,
+    CheckCellMetadata,
+]
 c.OverwriteCells.add_missing_cells = True
 
 # nbgrader gives a test cell 0 points when anything reaches stderr. helpers.spark keeps Spark quiet;

@@ -1,7 +1,7 @@
 """Similar-car finder: upload a car photo (or pick a random one) and see the most similar cars.
 
 Run with `make ui` (or `streamlit run app/similar_cars.py`). The index is built once per dataset and
-weights and saved (helpers/index.py); LAB_DATA_DIR points it at a Stanford-Cars-style directory.
+weights and saved (app/index.py); LAB_DATA_DIR points it at a Stanford-Cars-style directory.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import random
 
 import streamlit as st
 
-from helpers import index as lab_index
+from app import index as lab_index
 from helpers import spark as lab_spark
 from helpers.config import data_dir_setting
 from helpers.transforms import load_rgb
@@ -26,11 +26,15 @@ def similarity_index() -> lab_index.SimilarityIndex:
 
 index = similarity_index()
 st.title("Similar-car finder")
-st.caption(f"{len(index.names)} images from {index.dataset.root} · ResNet-18 embeddings · Spark LSH "
-           f"({index.model.getNumHashTables()} hash tables, bucket length {index.model.getBucketLength()})")
+st.caption(
+    f"{len(index.names)} images from {index.dataset.root} · ResNet-18 embeddings · Spark LSH "
+    f"({index.model.getNumHashTables()} hash tables, bucket length {index.model.getBucketLength()})"
+)
 if index.weights != "imagenet":
-    st.warning(f"The network uses **{index.weights}** weights, not ImageNet: neighbours share colours and "
-               "layout rather than car models. " + (index.note or "Set LAB_WEIGHTS=imagenet for real similarity."))
+    st.warning(
+        f"The network uses **{index.weights}** weights, not ImageNet: neighbours share colours and "
+        "layout rather than car models. " + (index.note or "Set LAB_WEIGHTS=imagenet for real similarity.")
+    )
 
 left, right = st.columns([2, 1])
 with left:
@@ -59,8 +63,11 @@ if query is not None:
     per_row = 5
     for start in range(0, len(results), per_row):
         columns = st.columns(per_row)
-        for column, row in zip(columns, results.iloc[start:start + per_row].itertuples(index=False)):
-            column.image(str(index.dataset.image_path(row.image)), width="stretch",
-                         caption=f"{row.image} · {row.caption} · distance {row.distance:.3f}")
+        for column, row in zip(columns, results.iloc[start : start + per_row].itertuples(index=False)):
+            column.image(
+                str(index.dataset.image_path(row.image)),
+                width="stretch",
+                caption=f"{row.image} · {row.caption} · distance {row.distance:.3f}",
+            )
 else:
     st.info("Upload a photo or pick a random image to search.")

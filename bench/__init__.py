@@ -1,0 +1,1 @@
+"""`make bench`: the project measured against the original pipeline, side by side in one run."""

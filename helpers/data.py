@@ -62,7 +62,9 @@ def read_labels(csv_path: Path, image_column: str = IMAGE_COLUMN, label_column: 
             f"(found {', '.join(repr(c) for c in table.columns) or 'none'}); "
             f"add them to the header row or name the columns to use"
         )
-    labels = table[[image_column, label_column]].rename(columns={image_column: IMAGE_COLUMN, label_column: LABEL_COLUMN})
+    labels = table[[image_column, label_column]].rename(
+        columns={image_column: IMAGE_COLUMN, label_column: LABEL_COLUMN}
+    )
     labels = labels.dropna(subset=[IMAGE_COLUMN])
     labels[IMAGE_COLUMN] = labels[IMAGE_COLUMN].str.strip()
     labels[LABEL_COLUMN] = pd.to_numeric(labels[LABEL_COLUMN], errors="coerce").astype("Int64")
@@ -99,12 +101,29 @@ class Dataset:
     def labels(self) -> pd.DataFrame:
         """All CSV rows as ``image``/``Class``; for an unlabelled folder, every image with no class."""
         if self.labels_csv is None:
-            return pd.DataFrame({IMAGE_COLUMN: self.image_files(), LABEL_COLUMN: pd.array([pd.NA] * len(self.image_files()), dtype="Int64")})
+            return pd.DataFrame(
+                {
+                    IMAGE_COLUMN: self.image_files(),
+                    LABEL_COLUMN: pd.array([pd.NA] * len(self.image_files()), dtype="Int64"),
+                }
+            )
         return read_labels(self.labels_csv, self.image_column, self.label_column)
 
     def class_names(self) -> dict[int, str]:
         """Readable class names when ``class_names.csv`` exists, else an empty mapping."""
         return read_class_names(self.class_names_csv) if self.class_names_csv else {}
+
+    def captions(self, labels: pd.DataFrame | None = None) -> dict[str, str]:
+        """Image name to its class name for figure captions ("class N" without names, "" unlabelled).
+
+        ``labels`` defaults to every usable image.
+        """
+        names = self.class_names()
+        labels = self.usable_labels() if labels is None else labels
+        return {
+            row.image: names.get(int(row.Class), f"class {row.Class}") if pd.notna(row.Class) else ""
+            for row in labels.itertuples(index=False)
+        }
 
     def problems(self) -> list[Problem]:
         """Everything that disagrees between the CSV and the folder, one Problem per file."""
@@ -118,13 +137,23 @@ class Dataset:
             if count > 1:
                 classes = sorted({str(c) for c in labels.loc[labels[IMAGE_COLUMN] == name, LABEL_COLUMN]})
                 conflict = f" with different classes ({', '.join(classes)})" if len(classes) > 1 else ""
-                problems.append(Problem(name, f"listed {count} times in {csv_name}{conflict}; the first row is used, delete the others"))
+                problems.append(
+                    Problem(
+                        name, f"listed {count} times in {csv_name}{conflict}; the first row is used, delete the others"
+                    )
+                )
         listed = set(labels[IMAGE_COLUMN])
         for name in labels[IMAGE_COLUMN].drop_duplicates():
             if name not in present:
-                problems.append(Problem(name, f"listed in {csv_name} but not found in {self.image_dir}; add the file or delete its row"))
+                problems.append(
+                    Problem(
+                        name, f"listed in {csv_name} but not found in {self.image_dir}; add the file or delete its row"
+                    )
+                )
         for name in sorted(present - listed):
-            problems.append(Problem(name, f"in {self.image_dir} but not listed in {csv_name}; add a row for it or move it out"))
+            problems.append(
+                Problem(name, f"in {self.image_dir} but not listed in {csv_name}; add a row for it or move it out")
+            )
         return problems
 
     def usable_labels(self) -> pd.DataFrame:
@@ -164,7 +193,9 @@ def find_dataset(root: Path | str, image_column: str = IMAGE_COLUMN, label_colum
     """
     root = Path(root).expanduser()
     if not root.is_dir():
-        raise DatasetError(f"{root}: no such directory; point LAB_DATA_DIR (or DATA=) at a folder of images with a label CSV")
+        raise DatasetError(
+            f"{root}: no such directory; point LAB_DATA_DIR (or DATA=) at a folder of images with a label CSV"
+        )
     candidates = [root / "cars_train" / "cars_train", root / "cars_train", root]
     image_dir = next((folder for folder in candidates if _has_images(folder)), None)
     if image_dir is None:

@@ -19,8 +19,8 @@ import numpy as np
 import pandas as pd
 from PIL import Image, ImageEnhance, ImageOps
 
-from helpers.config import SEED, data_root
-from helpers.data import CLASS_NAMES_CSV, STANFORD_CSV
+from helpers.config import SEED, data_dir_setting, data_root
+from helpers.data import CLASS_NAMES_CSV, STANFORD_CSV, Dataset, find_dataset
 
 #: Bump when the recipe changes, so existing copies are regenerated instead of silently reused.
 GENERATOR_VERSION = "1"
@@ -108,7 +108,9 @@ def _generate(dest: Path) -> None:
                 image = image.convert("L")  # Stanford Cars has some grayscale JPEGs too.
             name = f"{numbers[(class_id - 1) * VARIANTS_PER_PHOTO + variant]:05d}.jpg"
             (images_dir / name).write_bytes(_jpeg_bytes(image, int(rng.integers(70, 96))))
-            rows.append({"x1": 0, "y1": 0, "x2": image.width - 1, "y2": image.height - 1, "Class": class_id, "image": name})
+            rows.append(
+                {"x1": 0, "y1": 0, "x2": image.width - 1, "y2": image.height - 1, "Class": class_id, "image": name}
+            )
     labels = pd.DataFrame(rows).sort_values("image").reset_index(drop=True)
     labels.to_csv(dest / STANFORD_CSV)  # keeps the unnamed index column, like the lab's CSV
     names = pd.DataFrame({"Class": range(1, len(SOURCE_PHOTOS) + 1), "name": [name for _, name in SOURCE_PHOTOS]})
@@ -133,3 +135,8 @@ def ensure_default_dataset(dest: Path | None = None) -> Path:
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return dest
+
+
+def lab_dataset(root: Path | str | None = None) -> Dataset:
+    """The dataset to work on: ``root`` when given, else LAB_DATA_DIR, else the embedded default dataset."""
+    return find_dataset(root or data_dir_setting() or ensure_default_dataset())

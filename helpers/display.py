@@ -12,8 +12,13 @@ from helpers.data import IMAGE_COLUMN
 from helpers.transforms import load_rgb
 
 
-def show_neighbors(query: str, neighbors: pd.DataFrame, image_dir: Path, captions: Mapping[str, str] | None = None,
-                   panel_size: float = 2.6) -> Figure:
+def show_neighbors(
+    query: str,
+    neighbors: pd.DataFrame,
+    image_dir: Path,
+    captions: Mapping[str, str] | None = None,
+    panel_size: float = 2.6,
+) -> Figure:
     """A one-row figure: the query image, then each neighbour with its caption and distance.
 
     ``neighbors`` has columns ``image`` and ``distance``, nearest first; ``captions`` maps an image

@@ -12,7 +12,7 @@ import os
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -83,7 +83,9 @@ def load_model(backbone: str = DEFAULT_BACKBONE, weights: str | None = None, see
             ) from error
     path = Path(spec).expanduser()
     if not path.is_file():
-        raise WeightsUnavailableError(f"LAB_WEIGHTS={spec}: no such file; use imagenet, random or the path of a .pth checkpoint")
+        raise WeightsUnavailableError(
+            f"LAB_WEIGHTS={spec}: no such file; use imagenet, random or the path of a .pth checkpoint"
+        )
     model = info.build(weights=None)
     try:
         model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
@@ -97,7 +99,7 @@ def imagenet_available(backbone: str = DEFAULT_BACKBONE) -> bool:
     return imagenet_checkpoint_path(backbone).is_file()
 
 
-@lru_cache(maxsize=None)
+@cache
 def choose_weights(backbone: str = DEFAULT_BACKBONE, weights: str | None = None) -> tuple[str, str]:
     """The weights to use and a note for the user: ImageNet falls back to seeded random weights when
     it cannot be loaded (offline and not cached), so demos and notebooks still run, and say so.
@@ -125,7 +127,7 @@ def strip_classifier(model: nn.Module, backbone: str = DEFAULT_BACKBONE) -> nn.M
 
 @lru_cache(maxsize=1)
 def bf16_supported() -> bool:
-    """True when the CPU has native bfloat16 (AVX512-BF16 or AMX), where bf16 autocast pays off."""
+    """True when the CPU has native bfloat16 (AVX512-BF16 or AMX), where a bf16 network pays off."""
     try:
         flags = Path("/proc/cpuinfo").read_text()
     except OSError:
@@ -163,6 +165,23 @@ class _ImageFiles(torch.utils.data.Dataset):
             return index, torch.zeros(3, IMAGE_SIZE, IMAGE_SIZE), f"{error.__class__.__name__}: {error}"
 
 
+@dataclass(frozen=True)
+class Embeddings:
+    """Vectors of the images that could be read, in order, and why each of the others could not."""
+
+    names: list[str]
+    vectors: np.ndarray
+    failures: dict[str, str]
+
+    @classmethod
+    def keep_readable(cls, names: Sequence[str], vectors: np.ndarray, failures: dict[int, str]) -> Embeddings:
+        """Drop the rows of ``vectors`` (one per name) whose index is in ``failures``."""
+        kept = [i for i in range(len(names)) if i not in failures]
+        return cls(
+            [names[i] for i in kept], np.asarray(vectors)[kept], {names[i]: r for i, r in sorted(failures.items())}
+        )
+
+
 @dataclass
 class EmbeddedBatch:
     """Vectors for the files of one batch that decoded, and the reasons for those that did not."""
@@ -175,16 +194,22 @@ class EmbeddedBatch:
 class Embedder:
     """A headless backbone in eval mode: images in, float32 vectors of length ``dim`` out."""
 
-    def __init__(self, backbone: str = DEFAULT_BACKBONE, weights: str | None = None, precision: str = "fp32",
-                 model: nn.Module | None = None):
+    def __init__(
+        self,
+        backbone: str = DEFAULT_BACKBONE,
+        weights: str | None = None,
+        precision: str = "fp32",
+        model: nn.Module | None = None,
+    ):
         self.backbone = backbone
         self.dim = _backbone(backbone).dim
         self.precision = resolve_precision(precision)
         network = model if model is not None else load_model(backbone, weights)
         self.model = strip_classifier(network, backbone).eval()
         if self.precision == "bf16":
-            # Batch norm folded into the convolutions, then the whole network in bfloat16 and
-            # channels_last: oneDNN runs it on AMX, ~1.7x faster than autocast (bench/README).
+            # Batch norm folded into the convolutions, then the whole network converted to bfloat16
+            # and channels_last: oneDNN runs it on AMX/AVX512-BF16, ~1.7x faster than autocast
+            # (README "Performance").
             self.model = fuse(self.model).to(torch.bfloat16).to(memory_format=torch.channels_last)
 
     def embed_tensor(self, batch: torch.Tensor) -> np.ndarray:
@@ -204,13 +229,24 @@ class Embedder:
         """Embeddings (N, dim) of PIL images of any size and mode."""
         return self.embed_tensor(image_batch(images))
 
-    def iter_files(self, paths: Sequence[Path], batch_size: int = 32, workers: int | None = None,
-                   draft: bool = False, progress: bool = False) -> Iterator[EmbeddedBatch]:
+    def iter_files(
+        self,
+        paths: Sequence[Path],
+        batch_size: int = 32,
+        workers: int | None = None,
+        draft: bool = False,
+        progress: bool = False,
+    ) -> Iterator[EmbeddedBatch]:
         """Embed files in order, batch by batch; unreadable files come back as failures, not exceptions."""
         if workers is None:
             workers = min(2, os.cpu_count() or 1) if len(paths) > batch_size else 0
-        loader = torch.utils.data.DataLoader(_ImageFiles(paths, draft), batch_size=batch_size, num_workers=workers,
-                                             shuffle=False, persistent_workers=False)
+        loader = torch.utils.data.DataLoader(
+            _ImageFiles(paths, draft),
+            batch_size=batch_size,
+            num_workers=workers,
+            shuffle=False,
+            persistent_workers=False,
+        )
         with tqdm(total=len(paths), unit="img", disable=not progress, desc="embedding") as bar:
             for indices, batch, errors in loader:
                 ok = [position for position, error in enumerate(errors) if not error]
@@ -219,12 +255,19 @@ class Embedder:
                 bar.update(len(indices))
                 yield EmbeddedBatch([int(indices[p]) for p in ok], vectors, failures)
 
-    def embed_files(self, paths: Sequence[Path], batch_size: int = 32, workers: int | None = None,
-                    draft: bool = False, progress: bool = False) -> tuple[np.ndarray, dict[int, str]]:
-        """Vectors (N, dim) in the order of ``paths`` (NaN rows for failures) and the failures by index."""
+    def embed_files(self, paths: Sequence[Path], **options) -> tuple[np.ndarray, dict[int, str]]:
+        """Vectors (N, dim) in the order of ``paths`` (NaN rows for failures) and the failures by index.
+
+        ``options`` as for :meth:`iter_files` (batch_size, workers, draft, progress).
+        """
         vectors = np.full((len(paths), self.dim), np.nan, dtype=np.float32)
         failures: dict[int, str] = {}
-        for batch in self.iter_files(paths, batch_size, workers, draft, progress):
+        for batch in self.iter_files(paths, **options):
             vectors[batch.indices] = batch.vectors
             failures.update(batch.failures)
         return vectors, failures
+
+    def embed_folder(self, folder: Path, names: Sequence[str], **options) -> Embeddings:
+        """Embed the named files of ``folder`` (options as for :meth:`iter_files`), keeping the readable ones."""
+        vectors, failures = self.embed_files([Path(folder) / name for name in names], **options)
+        return Embeddings.keep_readable(names, vectors, failures)

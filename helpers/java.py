@@ -10,6 +10,9 @@ import re
 import shutil
 import subprocess
 import sys
+from pathlib import Path
+
+from helpers.config import java_home_setting
 
 MIN_JAVA = 17
 
@@ -26,11 +29,12 @@ class JavaError(RuntimeError):
 
 def java_executable() -> str | None:
     """The java binary Spark will use: $JAVA_HOME/bin/java when JAVA_HOME is set (as spark-class
-    does, even if it is missing), otherwise `java` on the PATH."""
-    home = os.environ.get("JAVA_HOME")
+    does, even if it is missing), otherwise `java` on the PATH.
+    """
+    home = java_home_setting()
     if home:
-        candidate = os.path.join(home, "bin", "java")
-        return candidate if os.access(candidate, os.X_OK) else None
+        candidate = Path(home) / "bin" / "java"
+        return str(candidate) if os.access(candidate, os.X_OK) else None
     return shutil.which("java")
 
 
@@ -61,7 +65,8 @@ def require_java(minimum: int = MIN_JAVA) -> int:
     """Return the Java major version, or raise JavaError with the fix when it is missing or too old."""
     executable = java_executable()
     if executable is None:
-        where = f"JAVA_HOME={os.environ['JAVA_HOME']} has no bin/java" if os.environ.get("JAVA_HOME") else "no `java` was found"
+        home = java_home_setting()
+        where = f"JAVA_HOME={home} has no bin/java" if home else "no `java` was found"
         raise JavaError(f"Spark needs Java {minimum}+, but {where}. {FIX}")
     version = java_version(executable)
     if version is None:

@@ -12,7 +12,6 @@ import functools
 import io
 import os
 import sys
-import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -21,14 +20,19 @@ import pandas as pd
 import torch
 from PIL import Image
 from pyspark.ml import Pipeline
-from pyspark.ml.feature import BucketedRandomProjectionLSH, BucketedRandomProjectionLSHModel, Normalizer, VectorAssembler
+from pyspark.ml.feature import (
+    BucketedRandomProjectionLSH,
+    BucketedRandomProjectionLSHModel,
+    Normalizer,
+    VectorAssembler,
+)
 from pyspark.ml.functions import array_to_vector, predict_batch_udf
 from pyspark.ml.linalg import DenseVector, Vectors
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import ArrayType, DoubleType, FloatType, StringType, StructField, StructType
 
-from helpers.config import SEED
+from helpers.config import SEED, shuffle_partitions, spark_master, spark_ui_enabled
 from helpers.data import IMAGE_COLUMN, IMAGE_SUFFIXES
 from helpers.embedder import DEFAULT_BACKBONE, Embedder, choose_weights
 from helpers.java import require_java
@@ -75,14 +79,21 @@ def _embedding_predictor(backbone: str, weights: str, precision: str) -> Callabl
 
 def image_files_df(spark: SparkSession, image_dir: Path | str, names: Sequence[str] | None = None) -> DataFrame:
     """Image files read by Spark's ``binaryFile`` source: ``image`` (file name) and ``content`` (bytes)."""
-    patterns = ",".join(sorted({suffix.lstrip(".") for suffix in IMAGE_SUFFIXES} | {s.lstrip(".").upper() for s in IMAGE_SUFFIXES}))
+    patterns = ",".join(
+        sorted({suffix.lstrip(".") for suffix in IMAGE_SUFFIXES} | {s.lstrip(".").upper() for s in IMAGE_SUFFIXES})
+    )
     files = spark.read.format("binaryFile").option("pathGlobFilter", f"*.{{{patterns}}}").load(str(image_dir))
     files = files.select(F.element_at(F.split("path", "/"), -1).alias(IMAGE_COLUMN), "content")
     return files.filter(F.col(IMAGE_COLUMN).isin(list(names))) if names is not None else files
 
 
-def embed_images_df(images: DataFrame, backbone: str = DEFAULT_BACKBONE, weights: str | None = None,
-                    precision: str = "fp32", batch_size: int = 32) -> DataFrame:
+def embed_images_df(
+    images: DataFrame,
+    backbone: str = DEFAULT_BACKBONE,
+    weights: str | None = None,
+    precision: str = "fp32",
+    batch_size: int = 32,
+) -> DataFrame:
     """Distributed embedding: ``image`` + ``raw_features``, computed on the executors by the lab's embedder.
 
     ``predict_batch_udf`` loads one model per Python worker and embeds ``batch_size`` images per
@@ -90,20 +101,14 @@ def embed_images_df(images: DataFrame, backbone: str = DEFAULT_BACKBONE, weights
     third more than the JPEG, far less than decoded pixels. Unreadable images are dropped.
     """
     spec = choose_weights(backbone, weights)[0]  # decided on the driver: every executor uses the same weights
-    embed = predict_batch_udf(functools.partial(_embedding_predictor, backbone, spec, precision),
-                              return_type=ArrayType(FloatType()), batch_size=batch_size)
+    embed = predict_batch_udf(
+        functools.partial(_embedding_predictor, backbone, spec, precision),
+        return_type=ArrayType(FloatType()),
+        batch_size=batch_size,
+    )
     vectors = images.select(IMAGE_COLUMN, embed(F.base64("content")).alias("vector"))
     readable = vectors.filter(~F.exists("vector", lambda value: F.isnan(value)))
     return readable.select(IMAGE_COLUMN, array_to_vector("vector").alias(RAW_FEATURES))
-
-
-def spark_master() -> str:
-    """SPARK_MASTER when set, else ``local[*]`` (all cores of this machine)."""
-    return os.environ.get("SPARK_MASTER", "").strip() or "local[*]"
-
-
-def _ui_enabled() -> str:
-    return "true" if os.environ.get("LAB_SPARK_UI", "true").strip().lower() in ("1", "true", "yes") else "false"
 
 
 def get_spark(app_name: str = "lab5", master: str | None = None) -> SparkSession:
@@ -120,7 +125,8 @@ def get_spark(app_name: str = "lab5", master: str | None = None) -> SparkSession
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     # Only errors in the log; and no attempt to load a native BLAS, whose failure is printed from C.
     quiet = f"-Dlog4j2.configurationFile={QUIET_LOG_CONFIG} " + " ".join(
-        f"-Ddev.ludovic.netlib.{library}.allowNative=false" for library in ("blas", "lapack", "arpack"))
+        f"-Ddev.ludovic.netlib.{library}.allowNative=false" for library in ("blas", "lapack", "arpack")
+    )
     master = master or spark_master()
     # Local sessions run short, small jobs (notebooks, tests): the JIT's quick tier starts them ~20% sooner.
     driver_options = f"-XX:TieredStopAtLevel=1 {quiet}" if master.startswith("local") else quiet
@@ -128,10 +134,10 @@ def get_spark(app_name: str = "lab5", master: str | None = None) -> SparkSession
         SparkSession.builder.appName(app_name)
         .master(master)
         .config("spark.ui.showConsoleProgress", "false")
-        .config("spark.ui.enabled", _ui_enabled())
+        .config("spark.ui.enabled", str(spark_ui_enabled()).lower())
         .config("spark.driver.extraJavaOptions", driver_options)
         .config("spark.executor.extraJavaOptions", quiet)
-        .config("spark.sql.shuffle.partitions", os.environ.get("LAB_SHUFFLE_PARTITIONS", "8"))
+        .config("spark.sql.shuffle.partitions", str(shuffle_partitions()))
         .config("spark.sql.execution.arrow.pyspark.enabled", "true")
         .getOrCreate()
     )
@@ -172,16 +178,24 @@ def assemble(df: DataFrame, output_col: str = FEATURES) -> DataFrame:
 
     A DataFrame that already has a ``raw_features`` vector column is only normalised.
     """
-    stages = [] if RAW_FEATURES in df.columns else [VectorAssembler(inputCols=component_columns(df), outputCol=RAW_FEATURES)]
+    stages = (
+        [] if RAW_FEATURES in df.columns else [VectorAssembler(inputCols=component_columns(df), outputCol=RAW_FEATURES)]
+    )
     stages.append(Normalizer(inputCol=RAW_FEATURES, outputCol=output_col, p=2.0))
     return Pipeline(stages=stages).fit(df).transform(df).select(IMAGE_COLUMN, output_col)
 
 
-def fit_lsh(df: DataFrame, bucket_length: float = BUCKET_LENGTH, num_hash_tables: int = NUM_HASH_TABLES,
-            seed: int = SEED, input_col: str = FEATURES) -> BucketedRandomProjectionLSHModel:
+def fit_lsh(
+    df: DataFrame,
+    bucket_length: float = BUCKET_LENGTH,
+    num_hash_tables: int = NUM_HASH_TABLES,
+    seed: int = SEED,
+    input_col: str = FEATURES,
+) -> BucketedRandomProjectionLSHModel:
     """Q7: fit BucketedRandomProjectionLSH on the vector column (seeded, so hashes are reproducible)."""
-    lsh = BucketedRandomProjectionLSH(inputCol=input_col, outputCol=HASHES, bucketLength=bucket_length,
-                                      numHashTables=num_hash_tables, seed=seed)
+    lsh = BucketedRandomProjectionLSH(
+        inputCol=input_col, outputCol=HASHES, bucketLength=bucket_length, numHashTables=num_hash_tables, seed=seed
+    )
     return lsh.fit(df)
 
 
@@ -193,8 +207,9 @@ def vector_of(df: DataFrame, image: str, column: str = FEATURES) -> DenseVector:
     return rows[0][0]
 
 
-def nearest_neighbors(model: BucketedRandomProjectionLSHModel, hashed: DataFrame, query: DenseVector | np.ndarray,
-                      k: int = 5) -> pd.DataFrame:
+def nearest_neighbors(
+    model: BucketedRandomProjectionLSHModel, hashed: DataFrame, query: DenseVector | np.ndarray, k: int = 5
+) -> pd.DataFrame:
     """Q11: the k approximate nearest neighbours of ``query``: ``image`` and ``distance``, nearest first.
 
     An image that is in the index is its own nearest neighbour, at distance 0.
@@ -208,45 +223,9 @@ def nearest_neighbors(model: BucketedRandomProjectionLSHModel, hashed: DataFrame
 def near_duplicates(model: BucketedRandomProjectionLSHModel, hashed: DataFrame, threshold: float) -> pd.DataFrame:
     """Pairs of different images closer than ``threshold`` (approxSimilarityJoin of the index with itself)."""
     pairs = model.approxSimilarityJoin(hashed, hashed, threshold, distCol="distance")
-    pairs = pairs.select(F.col(f"datasetA.{IMAGE_COLUMN}").alias("image_a"), F.col(f"datasetB.{IMAGE_COLUMN}").alias("image_b"),
-                         "distance").filter(F.col("image_a") < F.col("image_b"))
+    pairs = pairs.select(
+        F.col(f"datasetA.{IMAGE_COLUMN}").alias("image_a"),
+        F.col(f"datasetB.{IMAGE_COLUMN}").alias("image_b"),
+        "distance",
+    ).filter(F.col("image_a") < F.col("image_b"))
     return pairs.toPandas().sort_values(["distance", "image_a", "image_b"]).reset_index(drop=True)
-
-
-def evaluate_lsh(frame: DataFrame, names: Sequence[str], vectors: np.ndarray, queries: Sequence[int],
-                 bucket_length: float, num_hash_tables: int, k: int = 5) -> dict:
-    """One LSH setting measured: fit+transform seconds, recall@k against exact search over ``vectors``
-    (the rows of ``frame``'s ``features``) for the ``queries`` rows, and the median query latency."""
-    started = time.perf_counter()
-    model = fit_lsh(frame, bucket_length, num_hash_tables)
-    hashed = model.transform(frame).cache()
-    hashed.count()
-    fit_seconds = time.perf_counter() - started
-    # Candidates (rows sharing a bucket with the query in some table) are the cost that grows with the data.
-    buckets = np.array([[vector[0] for vector in row[0]] for row in hashed.select(HASHES).collect()])
-    recalls, latencies, candidates = [], [], []
-    for row in queries:
-        exact = set(exact_neighbors(names, vectors, vectors[row], k)[IMAGE_COLUMN])
-        started = time.perf_counter()
-        found = nearest_neighbors(model, hashed, vectors[row], k)
-        latencies.append(time.perf_counter() - started)
-        recalls.append(len(exact & set(found[IMAGE_COLUMN])) / k)
-        candidates.append(float((buckets == buckets[row]).any(axis=1).mean()))
-    hashed.unpersist()
-    return {"bucket_length": bucket_length, "num_hash_tables": num_hash_tables, "recall_at_5": float(np.mean(recalls)),
-            "query_ms": 1000 * float(np.median(latencies)), "candidate_fraction": float(np.mean(candidates)),
-            "fit_transform_s": fit_seconds}
-
-
-def unit_vectors(vectors: np.ndarray) -> np.ndarray:
-    """Rows scaled to length 1, as the Normalizer in :func:`assemble` does."""
-    vectors = np.asarray(vectors, dtype=np.float64)
-    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-    return vectors / np.where(norms == 0, 1.0, norms)
-
-
-def exact_neighbors(names: Sequence[str], vectors: np.ndarray, query: np.ndarray, k: int = 5) -> pd.DataFrame:
-    """Brute-force k nearest neighbours by Euclidean distance: the reference that LSH approximates."""
-    distances = np.linalg.norm(np.asarray(vectors, dtype=np.float64) - np.asarray(query, dtype=np.float64), axis=1)
-    order = np.lexsort((np.asarray(names), distances))[:k]
-    return pd.DataFrame({IMAGE_COLUMN: [names[i] for i in order], "distance": distances[order]})

@@ -61,8 +61,8 @@ def atomic_write(path: Path, write: Callable[[Path], None]) -> Path:
     try:
         write(Path(temporary))
         # mkstemp creates owner-only files; give the result the permissions a plain open() would.
-        os.chmod(temporary, 0o666 & ~current_umask())
-        os.replace(temporary, path)
+        Path(temporary).chmod(0o666 & ~current_umask())
+        Path(temporary).replace(path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
@@ -91,7 +91,9 @@ def read_embeddings(path: Path, dim: int | None = None) -> tuple[list[str], np.n
     except (pd.errors.EmptyDataError, pd.errors.ParserError, OSError, ValueError) as error:
         raise EmbeddingsFileError(f"{path}: cannot be read as {format_of(path)} ({error})") from None
     if IMAGE_COLUMN not in frame.columns:
-        raise EmbeddingsFileError(f"{path}: no '{IMAGE_COLUMN}' column with the image names (columns start {list(frame.columns[:3])})")
+        raise EmbeddingsFileError(
+            f"{path}: no '{IMAGE_COLUMN}' column with the image names (columns start {list(frame.columns[:3])})"
+        )
     numbers = frame.drop(columns=[IMAGE_COLUMN])
     if dim is not None and numbers.shape[1] != dim:
         raise EmbeddingsFileError(f"{path}: {numbers.shape[1]} vector columns, expected {dim}")

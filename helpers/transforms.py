@@ -70,8 +70,9 @@ def _save_jpeg_atomically(image: Image.Image, path: Path, quality: int) -> None:
     atomic_write(path, lambda target: image.save(target, format="JPEG", quality=quality))
 
 
-def resize_folder(names: Iterable[str], source_dir: Path, target_dir: Path, size: int = IMAGE_SIZE,
-                  quality: int = JPEG_QUALITY) -> list[Path]:
+def resize_folder(
+    names: Iterable[str], source_dir: Path, target_dir: Path, size: int = IMAGE_SIZE, quality: int = JPEG_QUALITY
+) -> list[Path]:
     """Q1 reference: write each named image as a size x size RGB JPEG with the same name into target_dir.
 
     Files already present are not redone, so an interrupted run simply continues.

@@ -1,4 +1,8 @@
-"""Shared fixtures: the embedded default dataset, a seeded random embedder, ONE Spark session, real data."""
+"""Shared fixtures: the embedded default dataset, a seeded random embedder, ONE Spark session, real data.
+
+Tests that run notebooks, autograde, start a cluster or drive a browser are marked ``slow``
+(``make test-fast`` leaves them out); so are the notebooks that nbval collects.
+"""
 
 from __future__ import annotations
 
@@ -14,13 +18,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from helpers.config import shared_dir
 from helpers.data import Dataset, find_dataset
 from helpers.default_dataset import ensure_default_dataset
 from helpers.embedder import Embedder
 
 #: ../shared beside the checkout: real data and models that the repository may not contain.
-SHARED = Path(__file__).resolve().parents[2] / "shared"
-MINI_DATASET_DIR = SHARED / "data" / "stanford-cars-mini"
+MINI_DATASET_DIR = shared_dir() / "data" / "stanford-cars-mini"
 MINI_SKIP_REASON = (
     "../shared/data/stanford-cars-mini not found: the real-data tests run where the shared data sits "
     "beside the checkout (CI does)"
@@ -46,14 +50,22 @@ def embed_dataset(dataset: Dataset, embedder: Embedder) -> Embedded:
     return Embedded(dataset, names, [int(c) for c in labels["Class"]], vectors)
 
 
-def write_image(path: Path, size: tuple[int, int] = (40, 30), color: tuple[int, int, int] = (200, 30, 30),
-                fmt: str = "JPEG") -> Path:
+def write_image(
+    path: Path, size: tuple[int, int] = (40, 30), color: tuple[int, int, int] = (200, 30, 30), fmt: str = "JPEG"
+) -> Path:
     """A small generated image file (solid colour with a darker square so it is not flat)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     image = Image.new("RGB", size, color)
     image.paste(tuple(c // 3 for c in color), (size[0] // 4, size[1] // 4, size[0] // 2, size[1] // 2))
     image.save(path, format=fmt)
     return path
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Notebooks collected by nbval are slow tests: each starts a kernel and runs every cell."""
+    for item in items:
+        if item.path.suffix == ".ipynb":
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,1 @@
+"""The similar-car finder web app (Streamlit) and its saved similarity index."""

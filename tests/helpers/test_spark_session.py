@@ -1,0 +1,109 @@
+"""The Spark session helper: a clear message without Java, one JVM however often it is called, a busy UI port."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+# Each test starts a fresh Python (and JVM or model) in a subprocess.
+pytestmark = pytest.mark.slow
+
+
+def run_python(code: str, **environment: str) -> subprocess.CompletedProcess:
+    """Run code in a fresh interpreter (the test session's own Spark must not be reused)."""
+    env = {**os.environ, **environment}
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, env=env, timeout=300
+    )
+
+
+def _fake_java(folder: Path, version: str) -> Path:
+    java = folder / "bin" / "java"
+    java.parent.mkdir(parents=True)
+    java.write_text(f"#!/bin/sh\necho 'openjdk version \"{version}\" 2020-01-01' >&2\n")
+    java.chmod(0o755)
+    return folder
+
+
+GET_SPARK = """
+from helpers.java import JavaError
+from helpers.spark import get_spark
+
+try:
+    get_spark()
+except JavaError as error:
+    print("JavaError:", error)
+"""
+
+
+@pytest.mark.parametrize(
+    "make_home, expected",
+    [
+        (lambda tmp: tmp / "no-java-here", "has no bin/java"),
+        (lambda tmp: _fake_java(tmp / "jdk11", "11.0.2"), "is Java 11"),
+    ],
+    ids=["missing", "too-old"],
+)
+def test_no_usable_java_is_one_clear_error_before_spark_starts(tmp_path, make_home, expected):
+    """Missing or old Java raises JavaError naming the fix, and Spark never starts (no JVM stack trace)."""
+    result = run_python(GET_SPARK, JAVA_HOME=str(make_home(tmp_path)))
+    assert result.returncode == 0, result.stderr
+    assert "JavaError:" in result.stdout and expected in result.stdout
+    assert "openjdk-17-jre-headless" in result.stdout and "environment.yml" in result.stdout
+    assert "Java gateway process exited" not in result.stderr + result.stdout
+
+
+def test_repeated_calls_reuse_one_session_and_one_jvm():
+    """Calling get_spark three times (re-running a cell) returns the same session and starts one JVM."""
+    result = run_python("""
+        import os
+        from pathlib import Path
+        from helpers.spark import get_spark
+
+        def child_jvms():
+            me, found = str(os.getpid()), 0
+            for stat in Path("/proc").glob("[0-9]*/stat"):
+                try:
+                    fields = stat.read_text().rsplit(")", 1)[1].split()
+                    command = (stat.parent / "cmdline").read_bytes()
+                except OSError:
+                    continue
+                found += fields[1] == me and b"java" in command
+            return found
+
+        sessions = [get_spark() for _ in range(3)]
+        sessions[0].range(10).count()
+        print("same", all(s is sessions[0] for s in sessions), "jvms", child_jvms())
+    """)
+    assert "same True jvms 1" in result.stdout, result.stdout + result.stderr
+
+
+def test_busy_ui_port_does_not_break_the_session():
+    """With port 4040 taken, the session starts, its UI moves to another port, and nothing is logged on stderr."""
+    blocker = socket.socket()
+    try:
+        blocker.bind(("0.0.0.0", 4040))
+        blocker.listen()
+    except OSError:
+        pass  # already busy: the situation under test
+    try:
+        result = run_python(
+            """
+            from helpers.spark import get_spark
+            spark = get_spark()
+            print("count", spark.range(5).count(), "ui", spark.sparkContext.uiWebUrl)
+        """,
+            LAB_SPARK_UI="true",
+        )
+    finally:
+        blocker.close()
+    assert "count 5" in result.stdout, result.stderr
+    assert result.stdout.strip().split("ui ")[1].rsplit(":", 1)[1] != "4040"
+    noise = [line for line in result.stderr.splitlines() if line.strip() and "Using incubator modules" not in line]
+    assert not noise, noise

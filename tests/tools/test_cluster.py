@@ -1,0 +1,138 @@
+"""Scale-out: distributed embedding, LSH and the similarity join on a real standalone cluster, equal to local mode."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from helpers import spark as lab_spark
+from helpers.embedder import Embedder
+from tools.cluster import StandaloneCluster
+
+pytestmark = pytest.mark.slow
+
+#: Runs in a fresh driver process: the test session's own SparkSession is local and cannot switch masters.
+PIPELINE = textwrap.dedent("""
+    import json, sys
+    from pathlib import Path
+    from helpers import spark as lab_spark
+    image_dir, names = Path(sys.argv[1]), json.loads(sys.argv[2])
+    spark = lab_spark.get_spark("lab5-cluster-test")
+    files = lab_spark.image_files_df(spark, image_dir, names)
+    raw = lab_spark.embed_images_df(files, weights="random", precision="fp32", batch_size=8)
+    rows = {row["image"]: row["raw_features"].toArray().tolist() for row in raw.collect()}
+    features = lab_spark.assemble(raw).cache()
+    model = lab_spark.fit_lsh(features)
+    hashed = model.transform(features).cache()
+    neighbors = lab_spark.nearest_neighbors(model, hashed, lab_spark.vector_of(features, names[0]), 5)
+    pairs = lab_spark.near_duplicates(model, hashed, 0.05)
+    executors = spark.sparkContext._jsc.sc().getExecutorMemoryStatus().size()
+    print(json.dumps({"master": spark.sparkContext.master, "executors": executors, "vectors": rows,
+                      "neighbors": neighbors["image"].tolist(),
+                      "pairs": pairs[["image_a", "image_b"]].values.tolist()}))
+""")
+
+
+@pytest.fixture(scope="module")
+def sample(default_dataset):
+    """Thirty images of the embedded dataset, in CSV order."""
+    return default_dataset.image_dir, default_dataset.usable_labels()["image"].tolist()[:30]
+
+
+@pytest.fixture(scope="module")
+def local_result(spark, sample):
+    """The same pipeline in local mode: local embedder for the vectors, the test session's Spark for the rest."""
+    image_dir, names = sample
+    vectors, failures = Embedder(weights="random", precision="fp32").embed_files([image_dir / n for n in names])
+    assert not failures
+    features = lab_spark.assemble(lab_spark.embeddings_df(spark, names, vectors)).cache()
+    model = lab_spark.fit_lsh(features)
+    hashed = model.transform(features).cache()
+    neighbors = lab_spark.nearest_neighbors(model, hashed, lab_spark.vector_of(features, names[0]), 5)
+    pairs = lab_spark.near_duplicates(model, hashed, 0.05)
+    distributed = lab_spark.embed_images_df(
+        lab_spark.image_files_df(spark, image_dir, names), weights="random", batch_size=8
+    )
+    return {
+        "vectors": dict(zip(names, vectors)),
+        "neighbors": neighbors["image"].tolist(),
+        "pairs": pairs[["image_a", "image_b"]].values.tolist(),
+        "local_distributed": {row["image"]: row["raw_features"].toArray() for row in distributed.collect()},
+    }
+
+
+@pytest.fixture(scope="module")
+def cluster_result(sample):
+    """The pipeline on a standalone master + worker started for this module (always stopped afterwards)."""
+    image_dir, names = sample
+    with StandaloneCluster(cores=2, memory="3g") as cluster:
+        environment = {"SPARK_MASTER": cluster.master_url, "LAB_SPARK_UI": "false"}
+        import os
+
+        result = subprocess.run(
+            [sys.executable, "-c", PIPELINE, str(image_dir), json.dumps(names)],
+            capture_output=True,
+            text=True,
+            timeout=600,
+            env={**os.environ, **environment},
+        )
+        assert result.returncode == 0, result.stderr[-3000:]
+        state = cluster.state()
+    processes_alive = [p for p in cluster.processes if p.poll() is None]
+    output = json.loads(result.stdout.strip().splitlines()[-1])
+    return output, cluster, state, processes_alive
+
+
+def test_distributed_embedding_equals_local_embedding(local_result):
+    """BinaryFile + predict_batch_udf gives the local embedder's fp32 vectors (max abs difference <= 1e-4)."""
+    local, distributed = local_result["vectors"], local_result["local_distributed"]
+    assert set(distributed) == set(local)
+    assert max(np.abs(distributed[n] - local[n]).max() for n in local) <= 1e-4
+
+
+def test_the_cluster_really_ran_the_job(cluster_result):
+    """The driver was connected to the standalone master, with an executor on the worker."""
+    output, cluster, state, _ = cluster_result
+    assert output["master"] == cluster.master_url
+    assert output["executors"] >= 2  # the driver's block manager and at least one executor
+    assert len(state["workers"]) == 1 and state["workers"][0]["state"] == "ALIVE"
+    assert any(
+        app["name"] == "lab5-cluster-test" for app in state.get("completedapps", []) + state.get("activeapps", [])
+    )
+
+
+def test_cluster_results_equal_local_mode(local_result, cluster_result):
+    """Vectors, the 5 nearest neighbours and the near-duplicate pairs on the cluster equal local mode."""
+    output, _, _, _ = cluster_result
+    assert set(output["vectors"]) == set(local_result["vectors"])
+    worst = max(np.abs(np.asarray(output["vectors"][n]) - local_result["vectors"][n]).max() for n in output["vectors"])
+    assert worst <= 1e-4
+    assert output["neighbors"] == local_result["neighbors"]
+    assert sorted(map(tuple, output["pairs"])) == sorted(map(tuple, local_result["pairs"]))
+
+
+def test_cluster_is_stopped_afterwards(cluster_result):
+    """Leaving the block stops the master and the worker."""
+    _, cluster, _, alive = cluster_result
+    assert not alive and not cluster.processes
+
+
+def test_similarity_join_finds_planted_duplicates(spark, tmp_path, default_dataset):
+    """Exact copies and re-encoded copies planted in a folder come back as pairs; distinct photos do not."""
+    names = default_dataset.usable_labels().drop_duplicates("Class")["image"].tolist()[:6]
+    for name in names:
+        Image.open(default_dataset.image_path(name)).convert("RGB").save(tmp_path / name, quality=95)
+    Image.open(tmp_path / names[0]).save(tmp_path / "copy_of_0.jpg", quality=95)
+    Image.open(tmp_path / names[1]).save(tmp_path / "reencoded_1.jpg", quality=60)
+    raw = lab_spark.embed_images_df(lab_spark.image_files_df(spark, tmp_path), weights="random")
+    features = lab_spark.assemble(raw).cache()
+    model = lab_spark.fit_lsh(features)
+    pairs = lab_spark.near_duplicates(model, model.transform(features), threshold=0.02)
+    found = {tuple(sorted(pair)) for pair in pairs[["image_a", "image_b"]].values.tolist()}
+    assert found == {tuple(sorted((names[0], "copy_of_0.jpg"))), tuple(sorted((names[1], "reencoded_1.jpg")))}

@@ -1,0 +1,151 @@
+"""A real Spark standalone cluster on this machine (one master, one worker), from pyspark's own scripts.
+
+Used by the cluster tests and ``make cluster-demo``. Nothing is downloaded: pyspark ships
+``bin/spark-class`` and every jar the master and worker need. Ports are chosen free at run time, and
+the cluster is always stopped on exit, also when the code inside the ``with`` block fails.
+"""
+
+from __future__ import annotations
+
+import argparse
+import atexit
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+import pyspark
+
+from helpers.config import artifacts_dir
+from helpers.java import require_java
+
+HOST = "127.0.0.1"
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now."""
+    with socket.socket() as probe:
+        probe.bind((HOST, 0))
+        return probe.getsockname()[1]
+
+
+class StandaloneCluster:
+    """``with StandaloneCluster() as cluster:`` starts a master and a worker; ``cluster.master_url`` is theirs."""
+
+    def __init__(self, cores: int = 2, memory: str = "4g"):
+        self.cores, self.memory = cores, memory
+        self.port, self.ui_port, self.worker_ui_port = free_port(), free_port(), free_port()
+        self.master_url = f"spark://{HOST}:{self.port}"
+        self.ui_url = f"http://{HOST}:{self.ui_port}"
+        self.processes: list[subprocess.Popen] = []
+        self.work = Path(tempfile.mkdtemp(prefix="lab5-cluster-"))
+
+    def _start(self, name: str, *arguments: str) -> None:
+        spark_class = Path(pyspark.__file__).parent / "bin" / "spark-class"
+        environment = {
+            **os.environ,
+            "SPARK_HOME": str(spark_class.parents[1]),
+            "SPARK_LOCAL_IP": HOST,
+            "SPARK_LOG_DIR": str(self.work),
+            "PYSPARK_PYTHON": sys.executable,
+        }
+        log = (self.work / f"{name}.log").open("w")
+        self.processes.append(
+            subprocess.Popen(
+                [str(spark_class), *arguments],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=environment,
+                start_new_session=True,
+            )
+        )
+
+    def state(self) -> dict:
+        """The master's JSON status (workers, applications)."""
+        with urllib.request.urlopen(f"{self.ui_url}/json/", timeout=5) as response:
+            return json.load(response)
+
+    def __enter__(self) -> StandaloneCluster:
+        return self.start()
+
+    def start(self) -> StandaloneCluster:
+        """Start the master and the worker and wait until the worker has registered."""
+        require_java()
+        atexit.register(self.stop)  # a notebook kernel that exits early still stops the cluster
+        self._start(
+            "master",
+            "org.apache.spark.deploy.master.Master",
+            "--host",
+            HOST,
+            "--port",
+            str(self.port),
+            "--webui-port",
+            str(self.ui_port),
+        )
+        self._start(
+            "worker",
+            "org.apache.spark.deploy.worker.Worker",
+            self.master_url,
+            "--host",
+            HOST,
+            "--cores",
+            str(self.cores),
+            "--memory",
+            self.memory,
+            "--webui-port",
+            str(self.worker_ui_port),
+            "--work-dir",
+            str(self.work / "work"),
+        )
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            try:
+                if any(w.get("state") == "ALIVE" for w in self.state().get("workers", [])):
+                    return self
+            except OSError:
+                pass
+            if any(process.poll() is not None for process in self.processes):
+                break
+            time.sleep(0.5)
+        self.stop()
+        raise RuntimeError(f"the Spark cluster did not come up; see the logs in {self.work}")
+
+    def stop(self) -> None:
+        """Stop the worker and the master (and everything they started)."""
+        for process in reversed(self.processes):
+            if process.poll() is None:
+                os.killpg(process.pid, 15)
+        for process in self.processes:
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, 9)
+        self.processes.clear()
+
+    def __exit__(self, *exc_info) -> None:
+        self.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``make cluster-demo``: start a cluster, run the distributed pipeline on it, stop the cluster."""
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("--data", type=Path, help="Stanford-Cars-style directory (default: the embedded dataset)")
+    parser.add_argument("--k", type=int, default=5)
+    arguments = parser.parse_args(argv)
+    from tools.demo import run
+
+    with StandaloneCluster() as cluster:
+        print(f"Spark master: {cluster.master_url}\nSpark UI:     {cluster.ui_url}\n", flush=True)
+        os.environ["SPARK_MASTER"] = cluster.master_url
+        run(arguments.data, arguments.k, artifacts_dir() / "cluster_demo_neighbors.png", distributed=True)
+    print("cluster stopped")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
