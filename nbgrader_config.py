@@ -11,19 +11,23 @@ c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedb
 
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
 
-# A cell that runs longer than this is stopped and the notebook graded without it (infinite loops).
-c.Execute.timeout = 120
+# Student code is untrusted: every kernel runs in a bubblewrap sandbox, a cell is stopped after
+# SandboxedExecute.cpu_timeout seconds of CPU time (scaled with LAB_SUBSET; load-independent), and test
+# verdicts are computed outside the kernel (grading/preprocessors/sandboxed_execute.py, README
+# "Grading integrity"). Execute.timeout is wall-clock time: only a backstop for code that sleeps.
+c.SandboxedExecute.cpu_timeout = 120
+c.Execute.timeout = 1800
 c.Execute.interrupt_on_timeout = True
 
-# Student code that misbehaves must not cost more than its own question: a dead kernel is restarted
-# (grading/preprocessors/resilient_execute.py), and test cells a student deleted are put back from the gradebook.
+# A dead kernel costs only its cell (the kernel is restarted and the Setup cells re-run), and test
+# cells a student deleted are put back from the gradebook.
 from nbconvert.preprocessors import ClearMetadataPreprocessor
 from nbgrader.preprocessors import AssignLatePenalties, CheckCellMetadata, IgnorePattern, LimitOutput, SaveAutoGrades
 
-from grading.preprocessors import ResilientExecute
+from grading.preprocessors import HideHiddenTests, SandboxedExecute
 
 c.Autograde.autograde_preprocessors = [
-    ResilientExecute,
+    SandboxedExecute,
     IgnorePattern,
     ClearMetadataPreprocessor,
     LimitOutput,
@@ -32,6 +36,12 @@ c.Autograde.autograde_preprocessors = [
     CheckCellMetadata,
 ]
 c.OverwriteCells.add_missing_cells = True
+
+# Feedback shows each test's points and message, never the hidden tests' code (nbgrader issue #917).
+from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
+from nbgrader.preprocessors import GetGrades
+
+c.GenerateFeedback.preprocessors = [HideHiddenTests, GetGrades, CSSHTMLHeaderPreprocessor]
 
 # nbgrader gives a test cell 0 points when anything reaches stderr. helpers.spark keeps Spark quiet;
 # these are the lines that can still appear (printed by the JVM itself, before logging is set up).

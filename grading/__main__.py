@@ -13,6 +13,15 @@ def main(argv: list[str] | None = None) -> int:
     """Parse the command line and run one command."""
     parser = argparse.ArgumentParser(prog="python -m grading", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
+    autograde = commands.add_parser("autograde", help="grade every submission in submitted/, in parallel, sandboxed")
+    autograde.add_argument("--course", type=Path, default=PROJECT_ROOT)
+    autograde.add_argument("--jobs", type=int, help="submissions graded at once (default: the number of cores)")
+    autograde.add_argument("--student", action="append", dest="students", help="grade only this student (repeatable)")
+    autograde.add_argument(
+        "--unsafe-no-sandbox",
+        action="store_true",
+        help="run student code without the sandbox (only for code you trust)",
+    )
     roundtrip = commands.add_parser("roundtrip", help="grade the golden submissions in a scratch course")
     roundtrip.add_argument(
         "--course",
@@ -20,14 +29,19 @@ def main(argv: list[str] | None = None) -> int:
         default=artifacts_dir() / "grading-roundtrip",
         help="scratch course directory (deleted and recreated)",
     )
+    roundtrip.add_argument("--jobs", type=int, help="submissions graded at once (default: the number of cores)")
     check = commands.add_parser("check", help="report missing or renamed notebooks in submitted/")
     check.add_argument("--course", type=Path, default=PROJECT_ROOT)
     arguments = parser.parse_args(argv)
 
+    if arguments.command == "autograde":
+        from grading.autograde import main as autograde_main
+
+        return autograde_main(arguments.course, arguments.jobs, arguments.students, arguments.unsafe_no_sandbox)
     if arguments.command == "roundtrip":
         from grading.roundtrip import report
 
-        return report(arguments.course)
+        return report(arguments.course, arguments.jobs)
     from grading.course import submission_problems
 
     print("\n".join(submission_problems(arguments.course)) or "every submission has all notebooks")

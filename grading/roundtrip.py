@@ -1,57 +1,57 @@
-"""The nbgrader round trip on the golden submissions, in a scratch course (the real gradebook is never touched).
+"""The nbgrader round trip on crafted submissions, in a scratch course (the real gradebook is never touched).
 
-Release, submit the golden submissions, autograde, write feedback and grades, and compare every
-score with :func:`grading.golden.expected_scores`. ``make demo`` and the tests run it.
+Release, submit, autograde (``grading.autograde``, sandboxed, in parallel), write feedback and grades,
+and compare every score with what each :class:`grading.golden.Crafted` submission must get.
+``make demo`` and the tests run it.
 """
 
 from __future__ import annotations
 
 import shutil
-import time
 from pathlib import Path
 
 import pandas as pd
 
+from grading.autograde import ClassRun, grade_class
 from grading.course import ASSIGNMENT, generate_release, nbgrader, prepare_course, read_scores, score_table, submit
-from grading.golden import expected_scores, golden_submissions
+from grading.golden import GOLDEN, Crafted, make_submission
 
 
-def round_trip(course: Path, students: list[str] | None = None) -> pd.DataFrame:
-    """Release, submit the golden submissions, autograde, write feedback and grades.csv; return the scores."""
+def round_trip(
+    course: Path, submissions: dict[str, Crafted] | None = None, jobs: int | None = None, options: tuple[str, ...] = ()
+) -> tuple[pd.DataFrame, ClassRun]:
+    """Release, submit ``submissions`` (default: the golden ones), autograde, write feedback and grades.csv."""
+    submissions = submissions or GOLDEN
     if course.exists():
         shutil.rmtree(course)
     prepare_course(course)
     release = generate_release(course)
-    golden = golden_submissions(release)
-    for student in students or list(golden):
-        submit(course, student, golden[student])
-    started = time.perf_counter()
-    nbgrader(course, "autograde", ASSIGNMENT, "--create", "--force")
-    seconds = time.perf_counter() - started
+    for student, crafted in submissions.items():
+        submit(course, student, make_submission(release, crafted))
+    run = grade_class(course, list(submissions), jobs, options=options, progress=False)
     nbgrader(course, "generate_feedback", ASSIGNMENT, "--force")
     nbgrader(course, "export", "--to", str(course / "grades.csv"))
-    scores = read_scores(course)
-    scores.attrs["autograde_seconds"] = seconds
-    return scores
+    return read_scores(course), run
 
 
-def mismatches(scores: pd.DataFrame) -> list[str]:
-    """Every score that differs from the expected one, as a sentence."""
-    expected = expected_scores()
-    return [
-        f"{row.student} {row.grade_id}: scored {row.score:g}, expected {expected[row.student][row.grade_id]:g}"
-        for row in scores.itertuples()
-        if row.score != expected[row.student][row.grade_id]
-    ]
+def mismatches(scores: pd.DataFrame, submissions: dict[str, Crafted]) -> list[str]:
+    """Every score that differs from the expected one, as a sentence (also students with no scores at all)."""
+    found = {(row.student, row.grade_id): row.score for row in scores.itertuples()}
+    wrong = []
+    for student, crafted in submissions.items():
+        for grade, expected in crafted.expected().items():
+            got = found.get((student, grade))
+            if got != expected:
+                wrong.append(f"{student} {grade}: scored {got}, expected {expected:g}")
+    return wrong
 
 
-def report(course: Path) -> int:
+def report(course: Path, jobs: int | None = None) -> int:
     """``python -m grading roundtrip``: grade the golden submissions, print the table; 1 on any mismatch."""
-    scores = round_trip(course)
-    table = score_table(scores)
-    print(f"autograded {len(table)} golden submissions in {scores.attrs['autograde_seconds']:.0f} s\n")
-    print(table.to_string(float_format=lambda v: f"{v:g}"))
-    wrong = mismatches(scores)
+    scores, run = round_trip(course, jobs=jobs)
+    print(run.summary() + "\n")
+    print(score_table(scores).to_string(float_format=lambda v: f"{v:g}"))
+    wrong = mismatches(scores, GOLDEN)
     for line in wrong:
         print(f"MISMATCH {line}")
     print(f"\nfeedback HTML: {course / 'feedback'}\ngrades: {course / 'grades.csv'}")

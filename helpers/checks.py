@@ -62,11 +62,13 @@ def _table(frame: object) -> Evidence:
         return evidence
     evidence["columns"] = {}
     for name in table.columns:
-        values = table[name].tolist()
-        if (values and isinstance(values[0], str)) or name == "image":
-            evidence["columns"][str(name)] = [str(v) for v in values]
+        column = table[name]
+        if name == "image" or (column.dtype == object and len(column) and isinstance(column.iloc[0], str)):
+            evidence["columns"][str(name)] = [str(value) for value in column]
+        elif column.dtype != object:
+            evidence["columns"][str(name)] = column.to_numpy(dtype=np.float64, na_value=np.nan)  # all rows at once
         else:
-            evidence["columns"][str(name)] = [_array(v) for v in values]
+            evidence["columns"][str(name)] = [_array(value) for value in column]  # vectors, arrays of vectors
     return evidence
 
 

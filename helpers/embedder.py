@@ -8,11 +8,14 @@ for offline tests) or the path of a local ``state_dict`` checkpoint.
 
 from __future__ import annotations
 
+import io
 import os
-import warnings
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Executor, ThreadPoolExecutor
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from functools import cache, lru_cache
+from itertools import repeat
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +27,7 @@ from torchvision import models
 from tqdm.auto import tqdm
 
 from helpers.config import SEED, weights_setting
-from helpers.transforms import IMAGE_SIZE, image_batch, load_rgb, model_input_transform
+from helpers.transforms import decode_pixels, image_batch, load_rgb, model_input_transform, normalize_pixels
 
 
 @dataclass(frozen=True)
@@ -144,25 +147,28 @@ def resolve_precision(precision: str) -> str:
     return precision
 
 
-class _ImageFiles(torch.utils.data.Dataset):
-    """Decodes and transforms one file per item; a file that fails yields its error instead of raising."""
+_REFERENCE_INPUT = model_input_transform()
 
-    def __init__(self, paths: Sequence[Path], draft: bool):
-        self.paths = list(paths)
-        self.draft_size = IMAGE_SIZE if draft else None
-        self.transform = model_input_transform()
 
-    def __len__(self) -> int:
-        return len(self.paths)
+def _decode(source: Path | bytes, draft: bool) -> tuple[torch.Tensor | None, str]:
+    """One image file (path or bytes) as network input, or None and why it could not be read.
 
-    def __getitem__(self, index: int) -> tuple[int, torch.Tensor, str]:
-        try:
-            with warnings.catch_warnings():
-                # Pillow only warns between 1x and 2x its pixel limit; such a file is skipped all the same.
-                warnings.simplefilter("error", Image.DecompressionBombWarning)
-                return index, self.transform(load_rgb(self.paths[index], self.draft_size)), ""
-        except Exception as error:  # any unreadable file is reported, never fatal for the batch
-            return index, torch.zeros(3, IMAGE_SIZE, IMAGE_SIZE), f"{error.__class__.__name__}: {error}"
+    ``draft``: 8-bit pixels from the fast path (:func:`decode_pixels`), normalised later per batch;
+    otherwise the reference path of :meth:`Embedder.get_vec`, a normalised float tensor.
+    """
+    try:
+        if draft:
+            return decode_pixels(source), ""
+        return _REFERENCE_INPUT(load_rgb(io.BytesIO(source) if isinstance(source, bytes) else source, strict=True)), ""
+    except Exception as error:  # any unreadable file is reported, never fatal for the batch
+        return None, f"{error.__class__.__name__}: {error}"
+
+
+def _decode_all(
+    sources: Sequence[Path | bytes], draft: bool, pool: Executor | None
+) -> list[tuple[torch.Tensor | None, str]]:
+    # Pillow and torch release the GIL while they decode and resize, so threads use every core.
+    return list(pool.map(_decode, sources, repeat(draft))) if pool else [_decode(s, draft) for s in sources]
 
 
 @dataclass(frozen=True)
@@ -229,6 +235,23 @@ class Embedder:
         """Embeddings (N, dim) of PIL images of any size and mode."""
         return self.embed_tensor(image_batch(images))
 
+    def embed_batch(
+        self, sources: Sequence[Path | bytes], draft: bool = False, pool: Executor | None = None
+    ) -> EmbeddedBatch:
+        """Decode (in ``pool``'s threads when given) and embed image files, as paths or bytes, in one forward pass.
+
+        Indices and failures refer to positions in ``sources``; an unreadable file is a failure, not an error.
+        """
+        return self._embed_decoded(_decode_all(sources, draft, pool), draft)
+
+    def _embed_decoded(self, decoded: list[tuple[torch.Tensor | None, str]], draft: bool) -> EmbeddedBatch:
+        ok = [position for position, (tensor, _) in enumerate(decoded) if tensor is not None]
+        failures = {position: reason for position, (tensor, reason) in enumerate(decoded) if tensor is None}
+        if not ok:
+            return EmbeddedBatch([], np.empty((0, self.dim), np.float32), failures)
+        batch = torch.stack([decoded[position][0] for position in ok])
+        return EmbeddedBatch(ok, self.embed_tensor(normalize_pixels(batch) if draft else batch), failures)
+
     def iter_files(
         self,
         paths: Sequence[Path],
@@ -237,23 +260,25 @@ class Embedder:
         draft: bool = False,
         progress: bool = False,
     ) -> Iterator[EmbeddedBatch]:
-        """Embed files in order, batch by batch; unreadable files come back as failures, not exceptions."""
+        """Embed files in order, batch by batch; unreadable files come back as failures, not exceptions.
+
+        ``workers`` threads decode (default: one per core, up to 2); ``draft`` takes the fast decoding path.
+        """
         if workers is None:
             workers = min(2, os.cpu_count() or 1) if len(paths) > batch_size else 0
-        loader = torch.utils.data.DataLoader(
-            _ImageFiles(paths, draft),
-            batch_size=batch_size,
-            num_workers=workers,
-            shuffle=False,
-            persistent_workers=False,
-        )
-        with tqdm(total=len(paths), unit="img", disable=not progress, desc="embedding") as bar:
-            for indices, batch, errors in loader:
-                ok = [position for position, error in enumerate(errors) if not error]
-                failures = {int(indices[p]): errors[p] for p in range(len(errors)) if errors[p]}
-                vectors = self.embed_tensor(batch[ok]) if ok else np.empty((0, self.dim), np.float32)
-                bar.update(len(indices))
-                yield EmbeddedBatch([int(indices[p]) for p in ok], vectors, failures)
+        starts = range(0, len(paths), batch_size)
+        with (
+            ThreadPoolExecutor(workers) if workers else nullcontext() as pool,
+            tqdm(total=len(paths), unit="img", disable=not progress, desc="embedding") as bar,
+        ):
+            for start in starts:
+                # Decoding and the forward pass take turns, each on every core: run side by side they
+                # would stall the forward pass's threads at every barrier (README "Performance").
+                found = self.embed_batch(paths[start : start + batch_size], draft, pool)
+                bar.update(len(found.indices) + len(found.failures))
+                yield EmbeddedBatch(
+                    [start + p for p in found.indices], found.vectors, {start + p: r for p, r in found.failures.items()}
+                )
 
     def embed_files(self, paths: Sequence[Path], **options) -> tuple[np.ndarray, dict[int, str]]:
         """Vectors (N, dim) in the order of ``paths`` (NaN rows for failures) and the failures by index.

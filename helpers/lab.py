@@ -9,6 +9,7 @@ never from anything a student defined.
 from __future__ import annotations
 
 import builtins
+import contextlib
 import os
 import sys
 from collections.abc import Callable
@@ -219,7 +220,8 @@ def _reference_vectors(folder: str, names: tuple[str, ...], weights: str, key: s
         with target.open("wb") as stream:
             np.save(stream, vectors)
 
-    atomic_write(cached, save)
+    with contextlib.suppress(OSError):  # a read-only cache (the autograder's sandbox) keeps it in memory only
+        atomic_write(cached, save)
     return vectors
 
 
@@ -283,7 +285,8 @@ def query_index(lab: LabSetup, spark: SparkSession) -> QueryIndex:
     from helpers import spark as lab_spark
 
     csv, note = spark_input_csv(lab)
-    features = lab_spark.assemble(lab_spark.read_embeddings_df(spark, csv))
+    # The same vectors as Part 3's 512 columns, handed to Spark as one array column: far quicker to plan.
+    features = lab_spark.assemble(lab_spark.embeddings_df(spark, *read_embeddings(csv, EMBEDDING_DIM)))
     model = lab_spark.fit_lsh(features)
     hashed = model.transform(features).cache()
     hashed.count()

@@ -7,18 +7,23 @@ similarity does and a bucket length means the same thing whatever the weights or
 
 from __future__ import annotations
 
-import base64
 import functools
-import io
+import math
 import os
+import subprocess
 import sys
-from collections.abc import Callable, Sequence
+import tempfile
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyspark
 import torch
-from PIL import Image
+from pyspark import TaskContext
 from pyspark.ml import Pipeline
 from pyspark.ml.feature import (
     BucketedRandomProjectionLSH,
@@ -26,23 +31,24 @@ from pyspark.ml.feature import (
     Normalizer,
     VectorAssembler,
 )
-from pyspark.ml.functions import array_to_vector, predict_batch_udf
+from pyspark.ml.functions import array_to_vector
 from pyspark.ml.linalg import DenseVector, Vectors
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
-from pyspark.sql.types import ArrayType, DoubleType, FloatType, StringType, StructField, StructType
+from pyspark.sql.types import DoubleType, StringType, StructField, StructType
 
-from helpers.config import SEED, shuffle_partitions, spark_master, spark_ui_enabled
+from helpers.config import SEED, cache_dir, shuffle_partitions, spark_master, spark_ui_enabled
 from helpers.data import IMAGE_COLUMN, IMAGE_SUFFIXES
 from helpers.embedder import DEFAULT_BACKBONE, Embedder, choose_weights
 from helpers.java import require_java
 from helpers.store import format_of
-from helpers.transforms import IMAGE_SIZE, model_input_transform, to_rgb
 
 FEATURES = "features"
 RAW_FEATURES = "raw_features"
 HASHES = "hashes"
 DISTANCE = "distCol"
+CONTENT = "content"
+VECTOR = "vector"
 #: The lab's LSH parameters for unit-length vectors: the cheapest setting with recall@5 >= 0.95 on
 #: pretrained features of 2,352 Stanford Cars photos in `make bench` (README "Performance").
 BUCKET_LENGTH = 0.08
@@ -50,31 +56,43 @@ NUM_HASH_TABLES = 2
 QUIET_LOG_CONFIG = Path(__file__).with_name("log4j2.properties")
 
 
-def _embedding_predictor(backbone: str, weights: str, precision: str) -> Callable[[np.ndarray], np.ndarray]:
-    """predict_batch_udf's model loader: runs once per Python worker, then embeds batch after batch.
+@functools.lru_cache(maxsize=2)
+def _worker_embedder(backbone: str, weights: str, precision: str) -> Embedder:
+    """The embedder of this Python worker: Spark reuses its workers across tasks, so each loads the model once."""
+    return Embedder(backbone, weights, precision=precision)
 
-    The batch holds base64-encoded image files; an unreadable one gets a row of NaN, dropped later.
+
+def _vector_batch(names: Sequence[str], vectors: np.ndarray) -> pa.RecordBatch:
+    """Rows of ``image`` and a float ``vector``, built from one array without a Python list per number."""
+    offsets = pa.array(np.arange(0, vectors.size + 1, vectors.shape[1], dtype=np.int32))
+    values = pa.array(np.ascontiguousarray(vectors, dtype=np.float32).reshape(-1))
+    return pa.RecordBatch.from_arrays(
+        [pa.array(list(names), pa.string()), pa.ListArray.from_arrays(offsets, values)], names=[IMAGE_COLUMN, VECTOR]
+    )
+
+
+def _embed_partition(
+    backbone: str, weights: str, precision: str, batch_size: int, draft: bool, batches: Iterator[pa.RecordBatch]
+) -> Iterator[pa.RecordBatch]:
+    """``mapInArrow``'s function: the file bytes of one partition in, ``image`` + ``vector`` rows out.
+
+    The bytes arrive as Arrow binary, so nothing is re-encoded; decoding and the forward pass are the
+    local embedder's (:meth:`Embedder.embed_batch`); an unreadable image gets no row.
     """
-    torch.set_num_threads(1)  # Spark runs one task per executor core: one thread each, no oversubscription
-    embedder = Embedder(backbone, weights, precision=precision)
-    transform = model_input_transform()
-    blank = torch.zeros(3, IMAGE_SIZE, IMAGE_SIZE)
-
-    def decode(encoded: str) -> torch.Tensor | None:
-        try:
-            with Image.open(io.BytesIO(base64.b64decode(encoded))) as image:
-                image.load()
-                return transform(to_rgb(image))
-        except Exception:  # an unreadable file must not stop the partition
-            return None
-
-    def predict(encoded: np.ndarray) -> np.ndarray:
-        tensors = [decode(item) for item in encoded]
-        vectors = embedder.embed_tensor(torch.stack([blank if t is None else t for t in tensors]))
-        vectors[[t is None for t in tensors]] = np.nan
-        return vectors
-
-    return predict
+    context = TaskContext.get()
+    cores = context.cpus() if context is not None else 1
+    # Spark runs one task per core it gives the task (spark.task.cpus, 1 by default): as many torch
+    # threads and decoding threads as that, so concurrent tasks never oversubscribe the executor.
+    torch.set_num_threads(cores)
+    embedder = _worker_embedder(backbone, weights, precision)
+    with ThreadPoolExecutor(cores) if cores > 1 else nullcontext() as pool:
+        for record_batch in batches:
+            names = record_batch.column(IMAGE_COLUMN).to_pylist()
+            contents = record_batch.column(CONTENT).to_pylist()
+            for start in range(0, len(names), batch_size):
+                found = embedder.embed_batch(contents[start : start + batch_size], draft, pool)
+                if found.indices:
+                    yield _vector_batch([names[start + p] for p in found.indices], found.vectors)
 
 
 def image_files_df(spark: SparkSession, image_dir: Path | str, names: Sequence[str] | None = None) -> DataFrame:
@@ -83,8 +101,21 @@ def image_files_df(spark: SparkSession, image_dir: Path | str, names: Sequence[s
         sorted({suffix.lstrip(".") for suffix in IMAGE_SUFFIXES} | {s.lstrip(".").upper() for s in IMAGE_SUFFIXES})
     )
     files = spark.read.format("binaryFile").option("pathGlobFilter", f"*.{{{patterns}}}").load(str(image_dir))
-    files = files.select(F.element_at(F.split("path", "/"), -1).alias(IMAGE_COLUMN), "content")
+    files = files.select(F.element_at(F.split("path", "/"), -1).alias(IMAGE_COLUMN), CONTENT)
     return files.filter(F.col(IMAGE_COLUMN).isin(list(names))) if names is not None else files
+
+
+def _fewer_tasks(files: DataFrame, splits_per_task: int = 16) -> DataFrame:
+    """``files`` in about ``splits_per_task`` times fewer partitions, a multiple of the cores (no shuffle).
+
+    ``binaryFile`` makes a split of ~30 small files (each counts as 4 MB, spark.sql.files.openCostInBytes),
+    and every task of a Python worker that has torch loaded costs ~0.2 s of CPU (README "Scaling out"):
+    a task of ~500 photos keeps that near 1% and its Arrow batches near 20 MB.
+    """
+    cores = files.sparkSession.sparkContext.defaultParallelism
+    splits = files.rdd.getNumPartitions()
+    tasks = cores * max(1, math.ceil(splits / splits_per_task / cores))
+    return files.coalesce(tasks) if tasks < splits else files
 
 
 def embed_images_df(
@@ -93,22 +124,20 @@ def embed_images_df(
     weights: str | None = None,
     precision: str = "fp32",
     batch_size: int = 32,
+    draft: bool = True,
 ) -> DataFrame:
     """Distributed embedding: ``image`` + ``raw_features``, computed on the executors by the lab's embedder.
 
-    ``predict_batch_udf`` loads one model per Python worker and embeds ``batch_size`` images per
-    forward pass. It accepts numbers and strings only, so the file bytes travel base64-encoded: a
-    third more than the JPEG, far less than decoded pixels. Unreadable images are dropped.
+    ``mapInArrow`` hands each Python worker the file bytes of its partition as Arrow batches; the worker
+    loads the model once and embeds ``batch_size`` images per forward pass, decoded like
+    :meth:`Embedder.iter_files` with the same ``draft``: the vectors equal the local embedder's.
+    Unreadable images are dropped.
     """
     spec = choose_weights(backbone, weights)[0]  # decided on the driver: every executor uses the same weights
-    embed = predict_batch_udf(
-        functools.partial(_embedding_predictor, backbone, spec, precision),
-        return_type=ArrayType(FloatType()),
-        batch_size=batch_size,
-    )
-    vectors = images.select(IMAGE_COLUMN, embed(F.base64("content")).alias("vector"))
-    readable = vectors.filter(~F.exists("vector", lambda value: F.isnan(value)))
-    return readable.select(IMAGE_COLUMN, array_to_vector("vector").alias(RAW_FEATURES))
+    embed = functools.partial(_embed_partition, backbone, spec, precision, batch_size, draft)
+    files = images.select(IMAGE_COLUMN, CONTENT)
+    vectors = _fewer_tasks(files).mapInArrow(embed, f"{IMAGE_COLUMN} string, {VECTOR} array<float>")
+    return vectors.select(IMAGE_COLUMN, array_to_vector(VECTOR).alias(RAW_FEATURES))
 
 
 def get_spark(app_name: str = "lab5", master: str | None = None) -> SparkSession:
@@ -120,7 +149,7 @@ def get_spark(app_name: str = "lab5", master: str | None = None) -> SparkSession
     active = SparkSession.getActiveSession()
     if active is not None:
         return active
-    require_java()
+    java = require_java()
     # Executors must run the Python of this environment, not whatever `python3` is on the PATH.
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     # Only errors in the log; and no attempt to load a native BLAS, whose failure is printed from C.
@@ -128,8 +157,13 @@ def get_spark(app_name: str = "lab5", master: str | None = None) -> SparkSession
         f"-Ddev.ludovic.netlib.{library}.allowNative=false" for library in ("blas", "lapack", "arpack")
     )
     master = master or spark_master()
-    # Local sessions run short, small jobs (notebooks, tests): the JIT's quick tier starts them ~20% sooner.
-    driver_options = f"-XX:TieredStopAtLevel=1 {quiet}" if master.startswith("local") else quiet
+    driver_options = quiet
+    if master.startswith("local"):
+        # Local sessions run short, small jobs (notebooks, tests): the JIT's quick tier starts them ~20% sooner,
+        # and the classes Spark always loads come from a prepared archive when there is one (a third sooner).
+        driver_options = f"-XX:TieredStopAtLevel=1 {quiet}"
+        if (archive := class_archive(java)).is_file():
+            driver_options += f" -XX:SharedArchiveFile={archive} -Xshare:auto -Xlog:disable"
     spark = (
         SparkSession.builder.appName(app_name)
         .master(master)
@@ -143,6 +177,48 @@ def get_spark(app_name: str = "lab5", master: str | None = None) -> SparkSession
     )
     spark.sparkContext.setLogLevel("ERROR")
     return spark
+
+
+def class_archive(java: int) -> Path:
+    """Where the driver JVM's class-data archive for this pyspark and Java version lives (in the cache)."""
+    return cache_dir() / "spark" / f"classes-pyspark{pyspark.__version__}-java{java}.jsa"
+
+
+#: A session doing what the lab does, so that the archive holds the classes the notebooks need.
+_ARCHIVE_RUN = """
+import numpy as np
+from helpers import spark as lab_spark
+from helpers.store import write_embeddings
+session = lab_spark.get_spark("class-archive")
+write_embeddings(["a.jpg", "b.jpg"], np.eye(2, 512, dtype=np.float32), CSV)
+frame = lab_spark.read_embeddings_df(session, CSV)
+features = lab_spark.assemble(frame)
+model = lab_spark.fit_lsh(features)
+hashed = model.transform(features).cache()
+lab_spark.nearest_neighbors(model, hashed, lab_spark.vector_of(features, "a.jpg"), 2)
+session.stop()
+"""
+
+
+def ensure_class_archive() -> Path:
+    """Record Spark's class-data archive once (about 20 s; later sessions on this machine start sooner)."""
+    archive = class_archive(require_java())
+    if archive.is_file():
+        return archive
+    archive.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=archive.parent) as scratch:
+        partial = Path(scratch) / archive.name
+        code = _ARCHIVE_RUN.replace("CSV", repr(str(Path(scratch) / "vectors.csv")))
+        environment = {
+            **os.environ,
+            "LAB_SPARK_UI": "false",
+            "SPARK_MASTER": "local[1]",
+            "PYSPARK_SUBMIT_ARGS": f"--driver-java-options -XX:ArchiveClassesAtExit={partial} pyspark-shell",
+        }
+        subprocess.run([sys.executable, "-c", code], env=environment, capture_output=True, check=False, timeout=600)
+        if partial.is_file():
+            partial.replace(archive)
+    return archive
 
 
 def _csv_schema(path: Path) -> StructType:

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterable
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import torch
 from PIL import Image
 from torchvision import transforms as T
+from torchvision.transforms.v2 import functional as F
 
 from helpers.store import atomic_write
 
@@ -38,17 +41,42 @@ def to_rgb(image: Image.Image) -> Image.Image:
     return image.convert("RGB")
 
 
-def load_rgb(path: Path | str, draft_size: int | None = None) -> Image.Image:
-    """Open an image file fully into memory as RGB (the file is closed on return).
+def load_rgb(path: Path | str | BinaryIO, draft_size: int | None = None, strict: bool = False) -> Image.Image:
+    """Open an image file (or file object) fully into memory as RGB (the file is closed on return).
 
     ``draft_size`` lets the JPEG decoder skip detail: it decodes at the smallest power-of-two scale
     that still covers draft_size x draft_size, which is several times faster for large photos.
+    ``strict`` refuses images over Pillow's pixel limit before decoding them, where Pillow only warns.
     """
     with Image.open(path) as image:
+        if strict and image.width * image.height > Image.MAX_IMAGE_PIXELS:
+            raise Image.DecompressionBombError(
+                f"{image.width}x{image.height} pixels is over the limit of {Image.MAX_IMAGE_PIXELS}"
+            )
         if draft_size is not None and image.format == "JPEG":
             image.draft("RGB", (draft_size, draft_size))
         image.load()
         return to_rgb(image)
+
+
+def decode_pixels(source: Path | str | bytes, size: int = IMAGE_SIZE) -> torch.Tensor:
+    """The fast decoding path: a (3, size, size) uint8 tensor, squashed like :func:`resize_transform`.
+
+    The JPEG decoder skips detail (``draft``) and the antialiased resize runs on 8-bit pixels in
+    torchvision's vectorised kernel: about 1 ms per Stanford Cars photo against 3.5 ms for a full
+    decode, a resize in Pillow and float conversion per image (README "Performance").
+    """
+    image = load_rgb(io.BytesIO(source) if isinstance(source, bytes) else source, draft_size=size, strict=True)
+    # Height x width x channel, as Pillow stores it: the 8-bit resize kernel is fastest on this layout.
+    pixels = torch.from_numpy(np.array(image)).permute(2, 0, 1)
+    return F.resize(pixels, [size, size], antialias=True)
+
+
+def normalize_pixels(batch: torch.Tensor) -> torch.Tensor:
+    """(N, 3, H, W) uint8 pixels to the network input: the arithmetic of :func:`tensor_transform`, batched."""
+    mean = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
+    std = torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
+    return batch.float().div_(255).sub_(mean).div_(std)
 
 
 def resize_transform(size: int = IMAGE_SIZE) -> T.Resize:

@@ -8,10 +8,10 @@ references computed from the data (:class:`References`), never with anything a s
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from grading.checks import embeddings, neighbors, spark_lsh
 from grading.checks.references import References
+from grading.hidden import Verdict
 from helpers.checks import Evidence, visible_problems
 from helpers.lab import LabSetup
 
@@ -34,14 +34,6 @@ HIDDEN: dict[str, HiddenCheck] = {
         neighbors.q12_neighbor_figure,
     )
 }
-
-
-@dataclass(frozen=True)
-class Verdict:
-    """A test's outcome: passed, or the message that says what is wrong."""
-
-    passed: bool
-    message: str = ""
 
 
 def verdict(grade_id: str, lab: LabSetup, found: Evidence, refs: References | None = None) -> Verdict:

@@ -37,10 +37,14 @@ class ResilientExecute(Execute):
                 index,
             )
             cell.outputs.append(new_output("error", ename="DeadKernelError", evalue=DIED, traceback=[DIED]))
-            run_sync(self.km.restart_kernel)(now=True)
-            run_sync(self.kc.wait_for_ready)(timeout=self.startup_timeout)
+            self.restart_kernel()
             for position, earlier in enumerate(self.nb.cells[:index]):
                 if is_setup_cell(earlier):
                     # A throwaway copy: the notebook keeps the Setup cell's original outputs.
                     super().preprocess_cell(copy.deepcopy(earlier), resources, position)
             return cell, self.resources
+
+    def restart_kernel(self) -> None:
+        """Start a fresh kernel in place of the dead one and wait until it answers."""
+        run_sync(self.km.restart_kernel)(now=True)
+        run_sync(self.kc.wait_for_ready)(timeout=self.startup_timeout)

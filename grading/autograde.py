@@ -1,0 +1,139 @@
+"""``make autograde JOBS=N``: a whole class, N submissions at a time, into the course's one gradebook.
+
+Every submission is graded by :func:`grading.worker.grade_submission` in a scratch course of its own
+(in its own grading slot, so its sandbox user differs from its neighbours'), and this process is the
+gradebook's only writer: it merges each finished submission's rows and copies its autograded
+notebooks back, one at a time. The scores are the same as grading one submission after another.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import shutil
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tqdm.auto import tqdm
+
+from grading import sandbox
+from grading.course import ASSIGNMENT, generate_release, submission_problems
+from grading.gradebook import merge_submission, snapshot
+from grading.worker import IGNORED, Graded, grade_submission
+from helpers.spark import ensure_class_archive
+
+
+@dataclass
+class ClassRun:
+    """What grading a class did: who was graded, who failed and why, and how long it took."""
+
+    graded: list[Graded] = field(default_factory=list)
+    seconds: float = 0.0
+    jobs: int = 1
+
+    @property
+    def failures(self) -> list[Graded]:
+        """Submissions nbgrader could not grade (their log says why)."""
+        return [result for result in self.graded if not result.ok]
+
+    def summary(self) -> str:
+        """A few lines for the instructor."""
+        per_hour = 3600 * len(self.graded) / self.seconds if self.seconds else 0.0
+        lines = [
+            f"graded {len(self.graded)} submissions with {self.jobs} job(s) in {self.seconds:.0f} s "
+            f"({per_hour:.0f} submissions/hour); {len(self.failures)} failed"
+        ]
+        lines += [f"  FAILED {result.student}: see {result.scratch / 'log.txt'}" for result in self.failures]
+        return "\n".join(lines)
+
+
+def submitted_students(course: Path) -> list[str]:
+    """Students with a submission folder for the lab, sorted."""
+    return sorted(path.parent.name for path in (course / "submitted").glob(f"*/{ASSIGNMENT}") if path.is_dir())
+
+
+def _ensure_assignment(course: Path) -> None:
+    """The gradebook must know the assignment's cells before anything is graded (``make release`` does it)."""
+    from nbgrader.api import Gradebook, MissingEntry
+
+    from grading.gradebook import url
+
+    try:
+        with Gradebook(url(course / "gradebook.db")) as gradebook:
+            gradebook.find_assignment(ASSIGNMENT)
+    except MissingEntry:
+        generate_release(course)
+
+
+def _keep(result: Graded, course: Path) -> None:
+    """Take a finished submission into the course: its gradebook rows and its autograded notebooks."""
+    merge_submission(result.gradebook, course / "gradebook.db", ASSIGNMENT, result.student)
+    target = course / "autograded" / result.student / ASSIGNMENT
+    if target.exists():
+        shutil.rmtree(target)
+    shutil.copytree(result.autograded, target, ignore=IGNORED, symlinks=True)
+
+
+def grade_class(
+    course: Path,
+    students: list[str] | None = None,
+    jobs: int | None = None,
+    sandboxed: bool = True,
+    options: tuple[str, ...] = (),
+    progress: bool = True,
+) -> ClassRun:
+    """Autograde ``students`` (default: every submission) ``jobs`` at a time; returns what happened."""
+    if sandboxed:
+        sandbox.require()
+    options = (*options, *(() if sandboxed else ("--SandboxedExecute.sandboxed=False",)))
+    jobs = max(1, jobs or os.cpu_count() or 1)
+    students = students if students is not None else submitted_students(course)
+    _ensure_assignment(course)
+    ensure_class_archive()  # once per machine: every notebook's Spark then starts sooner
+    run = ClassRun(jobs=jobs)
+    started = time.perf_counter()
+    scratch = Path(tempfile.mkdtemp(prefix="lab5-grading-"))
+    template = snapshot(course / "gradebook.db", scratch / "gradebook.db")
+    slots: queue.Queue[int] = queue.Queue()
+    for slot in range(jobs):
+        slots.put(slot)
+
+    def work(student: str) -> Graded:
+        slot = slots.get()
+        try:
+            return grade_submission(course, student, template, scratch / student, slot, options)
+        finally:
+            slots.put(slot)
+
+    bar = tqdm(total=len(students), unit="submission", disable=not progress, desc="autograding")
+    try:
+        with ThreadPoolExecutor(max_workers=jobs) as pool:
+            for future in as_completed([pool.submit(work, student) for student in students]):
+                result = future.result()
+                if result.ok:
+                    _keep(result, course)
+                run.graded.append(result)
+                bar.update(1)
+                bar.set_postfix(failed=len(run.failures))
+    finally:
+        bar.close()
+        if not run.failures:  # kept otherwise: the logs say what went wrong
+            shutil.rmtree(scratch, ignore_errors=True)
+    run.seconds = time.perf_counter() - started
+    return run
+
+
+def main(course: Path, jobs: int | None, students: list[str] | None, unsafe: bool) -> int:
+    """``python -m grading autograde``: report missing notebooks, grade, print the summary."""
+    if not unsafe and (reason := sandbox.unavailable_reason()):
+        print(f"error: refusing to grade untrusted code without a sandbox: {reason}", file=sys.stderr)
+        return 2
+    for problem in submission_problems(course):
+        print(problem)
+    run = grade_class(course, students, jobs, sandboxed=not unsafe)
+    print(run.summary())
+    return 1 if run.failures else 0

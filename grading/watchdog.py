@@ -1,0 +1,123 @@
+"""Stops a cell that uses too much CPU time or disk, whatever the rest of the machine is doing.
+
+A cell's time limit counts the CPU time of the kernel's whole process tree (the kernel, the JVM Spark
+starts, any process the student starts), not wall-clock time: on a grading server busy with other
+jobs a correct answer takes longer but uses the same CPU time, so its score cannot depend on the load.
+An endless loop uses CPU as fast as it gets it and is stopped after the limit; ``nbgrader``'s
+wall-clock ``Execute.timeout`` stays as a much larger backstop for code that sleeps.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def _stat(pid: int) -> list[str] | None:
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return text[text.rindex(")") + 2 :].split()  # after "pid (comm) ": state, ppid, ...
+
+
+def process_tree(root: int) -> list[int]:
+    """``root`` and all its living descendants."""
+    children: dict[int, list[int]] = {}
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit() and (fields := _stat(int(entry.name))):
+            children.setdefault(int(fields[1]), []).append(int(entry.name))
+    tree, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        tree.append(pid)
+        todo.extend(children.get(pid, []))
+    return tree
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """CPU time (user + system, including reaped children) of the given processes."""
+    total = 0
+    for pid in pids:
+        if fields := _stat(pid):
+            total += sum(int(value) for value in fields[11:15])  # utime, stime, cutime, cstime
+    return total / TICKS
+
+
+def folder_usage(folder: Path, stop_after_files: int) -> tuple[int, int]:
+    """Bytes and entries below ``folder`` (links not followed); stops counting after ``stop_after_files``."""
+    size = count = 0
+    todo = [folder]
+    while todo and count <= stop_after_files:
+        with contextlib.suppress(OSError), os.scandir(todo.pop()) as entries:
+            for entry in entries:
+                count += 1
+                if entry.is_dir(follow_symlinks=False):
+                    todo.append(Path(entry.path))
+                else:
+                    size += entry.stat(follow_symlinks=False).st_size
+    return size, count
+
+
+class CellWatchdog:
+    """``with CellWatchdog(...) as watch:`` around one cell; ``watch.reason`` says why it stopped the cell."""
+
+    def __init__(
+        self,
+        root: int,
+        kernel: Callable[[], int | None],
+        cpu_limit: float,
+        folder: Path,
+        disk_bytes: int,
+        max_files: int = 200_000,
+        grace: float = 15.0,
+        poll: float = 0.5,
+    ):
+        self.root, self.kernel, self.cpu_limit, self.folder = root, kernel, cpu_limit, folder
+        self.disk_bytes, self.max_files, self.grace, self.poll = disk_bytes, max_files, grace, poll
+        self.reason: str | None = None
+        self.used = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, name="cell-watchdog", daemon=True)
+
+    def __enter__(self) -> CellWatchdog:
+        self._start = cpu_seconds(process_tree(self.root))
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.used = max(self.used, cpu_seconds(process_tree(self.root)) - self._start)
+
+    def _kill(self) -> None:
+        for pid in reversed(process_tree(self.root)):
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+
+    def _watch(self) -> None:
+        interrupted_at = None
+        rounds = 0
+        while not self._stop.wait(self.poll):
+            self.used = cpu_seconds(process_tree(self.root)) - self._start
+            if self.used > self.cpu_limit and interrupted_at is None:
+                self.reason, interrupted_at = "cpu", self.used
+                if (pid := self.kernel()) is not None:
+                    with contextlib.suppress(OSError):
+                        os.kill(pid, signal.SIGINT)  # KeyboardInterrupt in the cell: the kernel lives on
+            elif interrupted_at is not None and self.used > interrupted_at + self.grace:
+                self._kill()  # the cell ignored the interrupt: the kernel is restarted, the rest graded
+                return
+            rounds += 1
+            if rounds % 4 == 0:
+                size, files = folder_usage(self.folder, self.max_files)
+                if size > self.disk_bytes or files > self.max_files:
+                    self.reason = "disk"
+                    self._kill()
+                    return
