@@ -9,7 +9,7 @@ DATA ?=
 ASSIGNMENT := lab5
 NBGRADER := $(BIN)/nbgrader
 
-.PHONY: setup java-check spark-archive demo test test-fast lint format bench cluster-demo ui release collect autograde feedback grades clean
+.PHONY: setup java-check spark-archive handout demo test test-fast lint format bench bench-scale cluster-demo ui release collect autograde feedback grades clean
 
 setup: java-check $(INSTALLED)
 
@@ -19,7 +19,7 @@ java-check:
 # Reinstall only when the pinned dependencies change; otherwise setup is a no-op.
 $(INSTALLED): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[app,dev]'
 	@touch $@
 
 demo: setup spark-archive
@@ -29,6 +29,11 @@ demo: setup spark-archive
 # Measured side by side with the original pipeline; writes bench/results/latest.json and plots.
 bench: setup
 	$(BIN)/python -m bench.run
+
+# LSH at 10k, 100k and 1M rows (synthetic, from pretrained features): about 20 minutes; adds lsh_scaling
+# to bench/results/latest.json.
+bench-scale: setup
+	$(BIN)/python -m bench.scale
 
 # A real standalone Spark cluster on this machine, the pipeline on it, then the cluster stopped.
 cluster-demo: setup
@@ -42,6 +47,10 @@ ui: setup
 # ---- instructors: the nbgrader workflow in this folder (see README "For instructors")
 release: setup
 	$(NBGRADER) generate_assignment $(ASSIGNMENT) --force
+
+# dist/lab5-handout.zip: the release notebooks, the helpers package and a student README, no answers.
+handout: setup
+	$(BIN)/python -m grading handout
 
 collect: setup
 	$(NBGRADER) zip_collect $(ASSIGNMENT) --force

@@ -30,6 +30,8 @@ def main(argv: list[str] | None = None) -> int:
         help="scratch course directory (deleted and recreated)",
     )
     roundtrip.add_argument("--jobs", type=int, help="submissions graded at once (default: the number of cores)")
+    handout = commands.add_parser("handout", help="write the student hand-out zip (no answers, checked)")
+    handout.add_argument("--out", type=Path, default=PROJECT_ROOT / "dist" / "lab5-handout.zip")
     check = commands.add_parser("check", help="report missing or renamed notebooks in submitted/")
     check.add_argument("--course", type=Path, default=PROJECT_ROOT)
     arguments = parser.parse_args(argv)
@@ -38,6 +40,12 @@ def main(argv: list[str] | None = None) -> int:
         from grading.autograde import main as autograde_main
 
         return autograde_main(arguments.course, arguments.jobs, arguments.students, arguments.unsafe_no_sandbox)
+    if arguments.command == "handout":
+        from grading.course import ASSIGNMENT
+        from grading.handout import build
+
+        print(f"hand-out: {build(PROJECT_ROOT / 'release' / ASSIGNMENT, arguments.out)}")
+        return 0
     if arguments.command == "roundtrip":
         from grading.roundtrip import report
 

@@ -155,3 +155,46 @@ TAMPERING = Crafted(
     },
     loses=("q1_resize_224_jpeg", "q3_all_embeddings", "q8_hashed_dataframe", "q12_neighbor_figure"),
 )
+
+
+def _edit_tests(notebooks: dict) -> None:
+    """Q1's test replaced by `pass`, Q4's test deleted: nbgrader must restore both."""
+    from grading.course import grade_id
+
+    for cell in notebooks[NB1].cells:
+        if grade_id(cell) == "q1_resize_224_jpeg":
+            cell.source = '"""Q1 always passes."""\npass'
+    notebooks[NB2].cells = [cell for cell in notebooks[NB2].cells if grade_id(cell) != "q4_embeddings_csv"]
+
+
+def _rename_first(notebooks: dict) -> None:
+    notebooks[NB1.replace(".ipynb", " (1).ipynb")] = notebooks.pop(NB1)
+
+
+#: Code that misbehaves without attacking: each costs only its own question, and the notebooks after
+#: it are graded as usual. Notebooks 1 and 2 are enough to show it.
+MISBEHAVING = {
+    "infinite_loop": Crafted(
+        answers={"q1_answer": "while True:\n    pass\n"}, notebooks=(NB1, NB2), loses=("q1_resize_224_jpeg",)
+    ),
+    "kernel_dies": Crafted(
+        answers={"q3_answer": "import os\nos._exit(1)\n"},
+        notebooks=(NB1, NB2),
+        loses=("q3_all_embeddings", "q4_embeddings_csv"),
+    ),  # Q4 stores Q3's lost vectors
+    "crash_and_oom": Crafted(
+        answers={
+            "q1_answer": "import ctypes\nctypes.string_at(0)  # a segmentation fault\n",
+            "q4_answer": "huge = bytearray(1 << 50)  # a petabyte\n",
+        },
+        notebooks=(NB1, NB2),
+        loses=("q1_resize_224_jpeg", "q4_embeddings_csv"),
+    ),
+    "edited_tests": Crafted(
+        answers={"q1_answer": TAMPERING.answers["q1_answer"].split("import helpers")[0]},
+        notebooks=(NB1, NB2),
+        loses=("q1_resize_224_jpeg",),
+        edit=_edit_tests,
+    ),
+    "renamed_and_missing": Crafted(notebooks=(NB1, NB2), loses=("q1_resize_224_jpeg",), edit=_rename_first),
+}

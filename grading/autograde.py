@@ -1,7 +1,7 @@
 """``make autograde JOBS=N``: a whole class, N submissions at a time, into the course's one gradebook.
 
 Every submission is graded by :func:`grading.worker.grade_submission` in a scratch course of its own
-(in its own grading slot, so its sandbox user differs from its neighbours'), and this process is the
+(each of its kernels runs as a sandbox user leased for it alone), and this process is the
 gradebook's only writer: it merges each finished submission's rows and copies its autograded
 notebooks back, one at a time. The scores are the same as grading one submission after another.
 """
@@ -9,7 +9,6 @@ notebooks back, one at a time. The scores are the same as grading one submission
 from __future__ import annotations
 
 import os
-import queue
 import shutil
 import sys
 import tempfile
@@ -98,16 +97,9 @@ def grade_class(
     started = time.perf_counter()
     scratch = Path(tempfile.mkdtemp(prefix="lab5-grading-"))
     template = snapshot(course / "gradebook.db", scratch / "gradebook.db")
-    slots: queue.Queue[int] = queue.Queue()
-    for slot in range(jobs):
-        slots.put(slot)
 
     def work(student: str) -> Graded:
-        slot = slots.get()
-        try:
-            return grade_submission(course, student, template, scratch / student, slot, options)
-        finally:
-            slots.put(slot)
+        return grade_submission(course, student, template, scratch / student, options)
 
     bar = tqdm(total=len(students), unit="submission", disable=not progress, desc="autograding")
     try:

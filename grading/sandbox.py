@@ -4,8 +4,9 @@ Inside, the kernel sees the system read-only (``/usr``, ``/etc``, the Python env
 ``helpers`` package and the dataset), writes only its own working folder and a private ``/tmp``,
 and has no network but its own loopback (which Spark needs). It cannot see the course directory,
 the gradebook, other submissions or anyone's home. When the grader runs as root, the kernel runs as
-a user of its own (one per parallel grading slot, so that a fork bomb exhausts only that user's
-processes); otherwise it runs in a user namespace as the instructor. Memory, processes, file sizes
+a user of its own, leased for the notebook machine-wide (so that a fork bomb exhausts only that
+user's processes, and what is left of it can be killed); otherwise it runs in a user namespace as
+the instructor. Memory, processes, file sizes
 and open files are capped with rlimits, ``/tmp`` is a size-capped tmpfs, and the working folder's
 total size is watched by :mod:`grading.watchdog`.
 
@@ -15,11 +16,16 @@ both sides see), since the network namespace shuts out TCP from the outside.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import functools
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -48,6 +54,56 @@ class Limits:
     tmp_bytes: int = 2**30  # its private /tmp (a tmpfs, so this is also memory)
     open_files: int = 4096
     cpu_seconds: int = 4 * 3600  # per process, a last resort behind the per-cell CPU limit
+
+
+#: The sandbox users' ids when grading as root; each running kernel leases one (see :class:`SandboxUser`).
+USER_IDS = range(61000, 62000)
+LEASES = Path(tempfile.gettempdir()) / "lab5-sandbox-users"
+
+
+class SandboxUser:
+    """A user id leased for one notebook's kernels, machine-wide: no other grading run uses it meanwhile.
+
+    Its process limit then binds only this sandbox, and everything still running as it when the
+    notebook ends (a fork bomb's processes) can be killed without touching anyone else's.
+    """
+
+    def __init__(self) -> None:
+        LEASES.mkdir(mode=0o700, exist_ok=True)
+        for uid in USER_IDS:
+            lock = (LEASES / f"{uid}.lock").open("w")
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                lock.close()
+                continue
+            self.uid, self._lock = uid, lock
+            self.reap()  # left over by a grader that crashed
+            return
+        raise SandboxUnavailableError(f"all {len(USER_IDS)} sandbox user ids are in use")
+
+    def processes(self) -> list[int]:
+        """The processes running as this user right now."""
+        found = []
+        for entry in os.scandir("/proc"):
+            with contextlib.suppress(OSError):
+                if entry.name.isdigit() and entry.stat().st_uid == self.uid:
+                    found.append(int(entry.name))
+        return found
+
+    def reap(self, patience: float = 60.0) -> None:
+        """Kill every process of this user and wait until they are gone (they count against its limit until then)."""
+        deadline = time.monotonic() + patience
+        while (left := self.processes()) and time.monotonic() < deadline:
+            for pid in left:
+                with contextlib.suppress(OSError):
+                    os.kill(pid, signal.SIGKILL)
+            time.sleep(0.2)
+
+    def release(self) -> None:
+        """Clear out the user's processes and give the id back."""
+        self.reap()
+        self._lock.close()
 
 
 def running_as_root() -> bool:

@@ -7,6 +7,9 @@ Tests that run notebooks, autograde, start a cluster or drive a browser are mark
 from __future__ import annotations
 
 import os
+import socket
+import time
+import urllib.request
 
 # Before anything imports helpers.spark: the tests never need Spark's web UI (and must not fight over its port).
 os.environ["LAB_SPARK_UI"] = "false"
@@ -106,6 +109,60 @@ def mini_dataset() -> Dataset:
 def make_image():
     """The :func:`write_image` helper, for tests that build tiny datasets in tmp_path."""
     return write_image
+
+
+CHROMIUM = Path("/usr/bin/chromium")
+#: Debian's Chromium as root, headless, with nothing that would try to reach the internet.
+BROWSER_FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def free_port() -> int:
+    """A TCP port on the loopback nobody listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_for_http(url: str, seconds: float = 180) -> None:
+    """Wait until ``url`` answers 200 (a server just started); fail the test when it never does."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=5) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.5)
+    pytest.fail(f"{url} did not answer within {seconds:.0f} s")
+
+
+@pytest.fixture(scope="session")
+def servers():
+    """Helpers for tests that start a server: ``servers.free_port()``, ``servers.wait_for_http(url)``."""
+    import types
+
+    return types.SimpleNamespace(free_port=free_port, wait_for_http=wait_for_http)
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    """A headless Chromium driven by Playwright (Debian's browser: Playwright's own download cannot work here)."""
+    if not CHROMIUM.exists():
+        pytest.skip("no /usr/bin/chromium: install Debian's chromium package (.ci/run does) to run the browser tests")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=BROWSER_FLAGS)
+        yield browser
+        browser.close()
 
 
 @pytest.fixture(scope="session")

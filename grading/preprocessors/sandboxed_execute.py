@@ -19,7 +19,7 @@ from pathlib import Path
 
 from jupyter_client.manager import AsyncKernelManager
 from nbformat.v4 import new_output
-from traitlets import Bool, Float, Integer
+from traitlets import Bool, Float
 
 from grading import sandbox
 from grading.course import grade_id
@@ -44,8 +44,6 @@ class SandboxedExecute(ResilientExecute):
     """Execute in a sandbox, limit cells by CPU time, and judge test cells outside the kernel."""
 
     sandboxed = Bool(True, help="Run kernels in the bubblewrap sandbox (False only for trusted code)").tag(config=True)
-    slot = Integer(0, help="This grader's parallel slot: picks the sandbox user when grading as root").tag(config=True)
-    uid_base = Integer(61000, help="First user id of the sandbox users (one per slot) when root").tag(config=True)
     cpu_timeout = Float(
         120.0, help=f"CPU seconds a cell may use at LAB_SUBSET={DEFAULT_SUBSET}; scaled up with the number of images"
     ).tag(config=True)
@@ -61,7 +59,7 @@ class SandboxedExecute(ResilientExecute):
         started = time.perf_counter()
         folder = Path(resources["metadata"]["path"]).resolve()
         name = f"{resources['nbgrader']['notebook']}.ipynb"
-        self.grading = NotebookRun(nb, name, folder, Settings(self.sandboxed, self.slot, self.uid_base))
+        self.grading = NotebookRun(nb, name, folder, Settings(self.sandboxed))
         self.cell_cpu_limit = self.cpu_timeout * max(1.0, len(self.grading.lab.image_names) / DEFAULT_SUBSET)
         self.timing = {"notebook": name, "prepare": time.perf_counter() - started, "cells": []}
         self._kernel_requested = time.perf_counter()

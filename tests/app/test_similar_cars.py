@@ -3,12 +3,8 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
-from pathlib import Path
 
 import pytest
 from PIL import Image
@@ -18,17 +14,7 @@ from helpers.config import PROJECT_ROOT, artifacts_dir
 
 pytestmark = pytest.mark.slow
 
-CHROMIUM = Path("/usr/bin/chromium")
 APP = PROJECT_ROOT / "app" / "similar_cars.py"
-BROWSER_FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 
 def test_upload_is_decoded_in_memory_and_bad_uploads_are_named():
@@ -59,18 +45,10 @@ def test_index_is_built_once_and_reused(spark, monkeypatch, tmp_path):
     assert second.query(query, 5)["image"].iloc[0] == first.names[7]
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
-def app_url(tmp_path_factory):
+def app_url(tmp_path_factory, servers):
     """The app served by `streamlit run` on a free port, with seeded random weights; stopped afterwards."""
-    if not CHROMIUM.exists():
-        pytest.skip("no /usr/bin/chromium: install Debian's chromium package (.ci/run does) to run the browser test")
-    port = _free_port()
+    port = servers.free_port()
     log = (tmp_path_factory.mktemp("app") / "streamlit.log").open("w")
     environment = {**os.environ, "LAB_WEIGHTS": "random", "LAB_SPARK_UI": "false"}
     server = subprocess.Popen(
@@ -93,34 +71,24 @@ def app_url(tmp_path_factory):
         start_new_session=True,
     )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-                if response.status == 200:
-                    break
-        except OSError:
-            time.sleep(0.5)
-    else:
+    try:
+        servers.wait_for_http(f"{url}/_stcore/health", 90)
+    except BaseException:
         server.kill()
-        pytest.fail("the Streamlit server did not start")
+        raise
     yield url
     os.killpg(server.pid, 15)
     server.wait(timeout=30)
 
 
 @pytest.fixture(scope="module")
-def page(app_url):
-    """A Chromium page (Debian's browser, no download) on the app, once the index is loaded."""
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=BROWSER_FLAGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 1100})
-        page.goto(app_url)
-        page.get_by_text("Upload a photo or pick a random image").wait_for(timeout=180_000)
-        yield page
-        browser.close()
+def page(chromium, app_url):
+    """A Chromium page on the app, once the index is loaded."""
+    page = chromium.new_page(viewport={"width": 1400, "height": 1100})
+    page.goto(app_url)
+    page.get_by_text("Upload a photo or pick a random image").wait_for(timeout=180_000)
+    yield page
+    page.close()
 
 
 def _captions(page) -> list[str]:

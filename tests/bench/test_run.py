@@ -7,12 +7,16 @@ import json
 import pytest
 
 from bench import run as bench
+from helpers import spark as lab_spark
 
 pytestmark = pytest.mark.slow
 
 
 def test_tiny_bench_writes_all_keys_and_plots(default_dataset, tmp_path):
-    """24 images, 2x2 LSH settings, no grading: latest.json has the documented keys, plots exist."""
+    """24 images, 2x2 LSH settings, no grading: latest.json has the documented keys, plots exist, and the
+    sections of ``make bench-scale`` in an earlier latest.json are kept.
+    """
+    (tmp_path / "latest.json").write_text(json.dumps({"lsh_scaling": [{"rows": 10000}], "embedding": {}}))
     result = bench.run(default_dataset.root, 24, 5, tmp_path, [0.02, 0.08], [1, 2], grading=False)
     saved = json.loads((tmp_path / "latest.json").read_text())
     assert saved["images"] == 24 and saved["dataset"] == str(default_dataset.root)
@@ -21,18 +25,46 @@ def test_tiny_bench_writes_all_keys_and_plots(default_dataset, tmp_path):
         "fast_img_per_s",
         "speedup",
         "ceiling_img_per_s",
+        "ceiling_one_thread_img_per_s",
         "fraction_of_ceiling",
         "top5_agreement",
         "mean_cosine",
+        "noise_floor_top5",
+        "bf16_vs_fp32_top5",
+        "draft_vs_full_top5",
     ):
         assert saved["embedding"][key] > 0, key
-    for key in ("bucket_length", "num_hash_tables", "recall_at_5", "query_ms"):
-        assert key in saved["lsh"]["default"]
+    distributed = saved["distributed"]
+    for mode in ("local", "cluster"):
+        assert distributed[mode]["img_per_s"] > 0 and distributed[mode]["warmup_img_per_s"] > 0, mode
+        assert distributed[mode]["ratio_to_local"] > 0, mode
+    assert distributed["cluster"]["master"].startswith("spark://") and distributed["cluster"]["executor_cores"] >= 1
+    ratios = [distributed[mode]["ratio_to_local"] for mode in ("local", "cluster")]
+    assert distributed["ratio_to_local"] == min(ratios)
+    # The lab's own default under "default", whatever the sweep found best.
+    assert saved["lsh"]["default"]["bucket_length"] == lab_spark.BUCKET_LENGTH
+    assert saved["lsh"]["default"]["num_hash_tables"] == lab_spark.NUM_HASH_TABLES
+    for key in ("bucket_length", "num_hash_tables", "recall_at_5", "query_ms", "candidate_fraction"):
+        assert key in saved["lsh"]["best"] and key in saved["lsh"]["default"]
     assert {"recall_at_5", "query_ms"} <= set(saved["lsh"]["original"]) and saved["lsh"]["exact_query_ms"] > 0
     assert {"cpu", "cores", "bf16"} <= set(saved["machine"])
+    assert saved["lsh_scaling"] == [{"rows": 10000}]
     assert len(saved["lsh"]["sweep"]) == 4 and all(
         v == "met" or v.startswith("MISSED: ") for v in result["targets"].values()
     )
     assert (tmp_path / "recall_vs_latency.png").stat().st_size > 0 and (
         tmp_path / "embedding_throughput.png"
     ).stat().st_size > 0
+
+
+def test_grading_sections_are_merged_when_bench_grading_exists(monkeypatch, tmp_path):
+    """With grading on, run() merges what bench.grading.measure(work) returns; without the module, nothing."""
+    import sys
+    import types
+
+    module = types.ModuleType("bench.grading")
+    module.measure = lambda work: {"grading": {"work_exists": work.is_dir()}}
+    monkeypatch.setitem(sys.modules, "bench.grading", module)
+    assert bench.grading_sections(tmp_path) == {"grading": {"work_exists": True}}
+    monkeypatch.setitem(sys.modules, "bench.grading", None)  # an import of it now fails
+    assert bench.grading_sections(tmp_path) == {}

@@ -78,7 +78,7 @@ def test_embed_files_reports_unreadable_file(random_embedder, sample_paths, tmp_
 
 
 def test_embed_files_with_workers_keeps_order(random_embedder, default_dataset):
-    """With DataLoader workers and several batches, rows still follow the order of the paths."""
+    """With decoding threads and several batches, rows still follow the order of the paths."""
     paths = [default_dataset.image_path(name) for name in default_dataset.image_files()[:10]]
     parallel, failures = random_embedder.embed_files(paths, batch_size=4, workers=2)
     serial, _ = random_embedder.embed_files(paths, batch_size=4, workers=0)
@@ -212,3 +212,54 @@ def test_imagenet_mobilenet_finds_same_car_model(mini_dataset, embed):
     precision = class_precision_at_k(embedded.names, embedded.classes, embedded.vectors)
     print(f"MobileNetV2 (ImageNet) class precision@5 on stanford-cars-mini: {precision:.4f}")
     assert precision >= MOBILENET_MIN_PRECISION_AT_5
+
+
+def test_draft_path_is_the_reference_arithmetic_on_the_same_pixels(random_embedder, sample_paths):
+    """The fast path's batched uint8 normalisation gives the reference transform's floats for the same pixels."""
+    from helpers.transforms import decode_pixels, normalize_pixels, tensor_transform
+
+    pixels = decode_pixels(sample_paths[0])
+    assert pixels.dtype == torch.uint8 and pixels.shape == (3, 224, 224)
+    image = Image.fromarray(pixels.permute(1, 2, 0).numpy())
+    torch.testing.assert_close(normalize_pixels(pixels[None])[0], tensor_transform()(image), rtol=0, atol=1e-6)
+
+
+def test_draft_embeddings_stay_close_to_the_reference(random_embedder, mini_dataset):
+    """Fast decoding (draft + 8-bit resize) on real photos: cosine >= 0.999 to full decoding, not identical."""
+    paths = [mini_dataset.image_path(name) for name in mini_dataset.image_files()[:16]]
+    fast, failures = random_embedder.embed_files(paths, batch_size=8, draft=True)
+    reference, _ = random_embedder.embed_files(paths, batch_size=8, draft=False)
+    assert failures == {}
+    cosine = (unit_vectors(fast) * unit_vectors(reference)).sum(axis=1)
+    assert cosine.min() >= 0.999
+    assert not np.allclose(fast, reference, atol=1e-6)  # the draft path really decodes differently
+
+
+def test_embed_batch_takes_bytes_and_paths_alike(random_embedder, sample_paths):
+    """embed_batch on file bytes equals embed_batch on the paths (both decoding paths); bad bytes are failures."""
+    contents = [path.read_bytes() for path in sample_paths[:3]] + [b"not an image"]
+    for draft in (False, True):
+        from_bytes = random_embedder.embed_batch(contents, draft=draft)
+        from_paths = random_embedder.embed_batch(sample_paths[:3], draft=draft)
+        assert from_bytes.indices == [0, 1, 2] and set(from_bytes.failures) == {3}
+        np.testing.assert_array_equal(from_bytes.vectors, from_paths.vectors)
+
+
+def test_decoding_threads_do_not_change_vectors(random_embedder, default_dataset):
+    """Decoding in 0, 1 or 2 threads gives identical vectors in the order of the paths (draft path too)."""
+    paths = [default_dataset.image_path(name) for name in default_dataset.image_files()[:10]]
+    serial, _ = random_embedder.embed_files(paths, batch_size=4, workers=0, draft=True)
+    for workers in (1, 2):
+        threaded, failures = random_embedder.embed_files(paths, batch_size=4, workers=workers, draft=True)
+        assert failures == {}
+        np.testing.assert_array_equal(threaded, serial)
+
+
+def test_pixel_limit_is_refused_before_decoding(random_embedder, tmp_path, monkeypatch):
+    """An image over Pillow's pixel limit (where Pillow only warns) is a failure on both decoding paths."""
+    path = tmp_path / "large.png"
+    Image.new("RGB", (64, 64), (10, 20, 30)).save(path)
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 64 * 64 - 1)
+    for draft in (False, True):
+        found = random_embedder.embed_batch([path], draft=draft)
+        assert found.indices == [] and "DecompressionBomb" in found.failures[0]

@@ -49,18 +49,22 @@ def sample(default_dataset):
 def local_result(spark, sample):
     """The same pipeline in local mode: local embedder for the vectors, the test session's Spark for the rest."""
     image_dir, names = sample
-    vectors, failures = Embedder(weights="random", precision="fp32").embed_files([image_dir / n for n in names])
+    embedder = Embedder(weights="random", precision="fp32")
+    vectors, failures = embedder.embed_files([image_dir / n for n in names], draft=True)
+    reference, _ = embedder.embed_files([image_dir / n for n in names], draft=False)
     assert not failures
     features = lab_spark.assemble(lab_spark.embeddings_df(spark, names, vectors)).cache()
     model = lab_spark.fit_lsh(features)
     hashed = model.transform(features).cache()
     neighbors = lab_spark.nearest_neighbors(model, hashed, lab_spark.vector_of(features, names[0]), 5)
     pairs = lab_spark.near_duplicates(model, hashed, 0.05)
-    distributed = lab_spark.embed_images_df(
-        lab_spark.image_files_df(spark, image_dir, names), weights="random", batch_size=8
-    )
+    files = lab_spark.image_files_df(spark, image_dir, names)
+    distributed = lab_spark.embed_images_df(files, weights="random", batch_size=8)
+    full_decoding = lab_spark.embed_images_df(files, weights="random", batch_size=8, draft=False)
     return {
         "vectors": dict(zip(names, vectors)),
+        "reference": dict(zip(names, reference)),
+        "full_decoding": {row["image"]: row["raw_features"].toArray() for row in full_decoding.collect()},
         "neighbors": neighbors["image"].tolist(),
         "pairs": pairs[["image_a", "image_b"]].values.tolist(),
         "local_distributed": {row["image"]: row["raw_features"].toArray() for row in distributed.collect()},
@@ -90,10 +94,15 @@ def cluster_result(sample):
 
 
 def test_distributed_embedding_equals_local_embedding(local_result):
-    """BinaryFile + predict_batch_udf gives the local embedder's fp32 vectors (max abs difference <= 1e-4)."""
-    local, distributed = local_result["vectors"], local_result["local_distributed"]
-    assert set(distributed) == set(local)
-    assert max(np.abs(distributed[n] - local[n]).max() for n in local) <= 1e-4
+    """BinaryFile + mapInArrow gives the local embedder's fp32 vectors (max abs difference <= 1e-4), with the
+    fast decoding of both (the default) and with full decoding (the reference path).
+    """
+    for local, distributed in (
+        (local_result["vectors"], local_result["local_distributed"]),
+        (local_result["reference"], local_result["full_decoding"]),
+    ):
+        assert set(distributed) == set(local)
+        assert max(np.abs(distributed[n] - local[n]).max() for n in local) <= 1e-4
 
 
 def test_the_cluster_really_ran_the_job(cluster_result):

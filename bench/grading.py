@@ -1,0 +1,144 @@
+"""The grading section of ``make bench``: a class graded with 1 and 2 jobs, where the time goes, the sandbox's cost.
+
+A synthetic class (the golden submissions plus copies with varied, plausible answers, right and
+wrong) is graded twice in one run, sequentially and two at a time, on the same machine; the
+scores must agree. One correct submission is also graded with and without the sandbox.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import time
+from pathlib import Path
+
+from grading.autograde import ClassRun
+from grading.golden import GOLDEN, Crafted
+from grading.roundtrip import mismatches, round_trip
+
+#: Other ways to answer, some right and some wrong (question: code). Copies of the solution take turns using them.
+VARIANTS: list[tuple[str, str, str | None]] = [
+    (
+        "q1_answer",
+        "LAB.resized_dir.mkdir(parents=True, exist_ok=True)\n"
+        "for name in LAB.image_names:\n"
+        "    T.Resize((224, 224))(Image.open(LAB.image_dir / name).convert('RGB')).save(LAB.resized_dir / name)\n",
+        None,
+    ),
+    (
+        "q2_answer",
+        "class C:\n"
+        "    def __init__(self, model):\n"
+        "        self.model = model.eval()\n"
+        "        self.features = {}\n"
+        "        model.avgpool.register_forward_hook(lambda m, i, o: self.features.update(v=o))\n"
+        "        self.prep = T.Compose([T.Resize((224, 224)), T.ToTensor(),\n"
+        "                               T.Normalize([0.485, 0.456, 0.406], [0.229, 0.224, 0.225])])\n"
+        "    def get_vec(self, image):\n"
+        "        with torch.no_grad():\n"
+        "            self.model(self.prep(image.convert('RGB'))[None])\n"
+        "        return self.features['v'].flatten().numpy()\n",
+        None,
+    ),
+    (
+        "q3_answer",
+        "embedder = C(resnet)\nnames = sorted(LAB.image_names)\n"
+        "vectors = np.array([embedder.get_vec(Image.open(INPUT_DIR / n)) for n in names])\n",
+        None,
+    ),
+    (
+        "q5_answer",
+        "df = spark.read.option('header', True).option('inferSchema', True).csv(str(EMBEDDINGS_CSV))\n",
+        None,
+    ),
+    ("q9_answer", "query_image = 'not-an-image.jpg'\n", "q9_random_query_image"),
+    ("q11_answer", "neighbors = model.approxNearestNeighbors(hashed, query_vector, 4)\n", "q11_five_nearest_neighbors"),
+]
+
+
+def synthetic_class(size: int) -> dict[str, Crafted]:
+    """The golden submissions plus copies of the solution, each with two of the variants."""
+    submissions = dict(GOLDEN)
+    pairs = itertools.cycle(itertools.combinations(range(len(VARIANTS)), 2))
+    for number in range(size - len(submissions)):
+        chosen = [VARIANTS[i] for i in next(pairs)]
+        answers = {question: code for question, code, _ in chosen}
+        loses = tuple(grade for _, _, grade in chosen if grade)
+        # Q10-Q12 use Q9's image, and Q12 shows Q11's rows: a wrong Q9 or Q11 costs those too.
+        if "q9_random_query_image" in loses:
+            loses += ("q10_query_vector", "q11_five_nearest_neighbors", "q12_neighbor_figure")
+        elif "q11_five_nearest_neighbors" in loses:
+            loses += ("q12_neighbor_figure",)
+        submissions[f"student{number:03d}"] = Crafted(answers=answers, loses=tuple(dict.fromkeys(loses)))
+    return submissions
+
+
+def breakdown(run: ClassRun) -> dict:
+    """Mean seconds per submission by stage, from the timings the grader logs for every notebook."""
+    stages = {
+        "kernel_start": 0.0,
+        "setup_cells": 0.0,
+        "answer_cells": 0.0,
+        "test_cells": 0.0,
+        "checks_outside": 0.0,
+        "references": 0.0,
+    }
+    notebooks_total = 0.0
+    for graded in run.graded:
+        for line in graded.log.splitlines():
+            if "TIMING " not in line:
+                continue
+            timing = json.loads(line.split("TIMING ", 1)[1])
+            notebooks_total += timing["total"]
+            stages["kernel_start"] += timing.get("kernel_start", 0.0)
+            stages["references"] += timing["prepare"]
+            for cell in timing["cells"]:
+                name = str(cell["cell"])
+                kind = (
+                    "setup_cells"
+                    if name == "setup"
+                    else "answer_cells"
+                    if name.endswith("_answer")
+                    else "test_cells"
+                    if name.startswith("q")
+                    else "answer_cells"
+                )
+                stages[kind] += cell["wall"]
+                stages["checks_outside"] += cell["check"]
+    count = max(1, len(run.graded))
+    result = {stage: seconds / count for stage, seconds in stages.items()}
+    result["nbgrader_and_rest"] = sum(g.seconds for g in run.graded) / count - notebooks_total / count
+    return result
+
+
+def measure(work: Path, size: int = 24) -> dict:
+    """Grade a synthetic class with 1 and with 2 jobs, and one submission with and without the sandbox."""
+    submissions = synthetic_class(size)
+    runs, scores = {}, {}
+    for jobs in (1, 2):
+        started = time.perf_counter()
+        scores[jobs], runs[jobs] = round_trip(work / f"class-{jobs}", submissions, jobs=jobs)
+        print(f"  graded {size} submissions with {jobs} job(s) in {time.perf_counter() - started:.0f} s", flush=True)
+    identical = (
+        scores[1].sort_values(["student", "grade_id"]).score.tolist()
+        == scores[2].sort_values(["student", "grade_id"]).score.tolist()
+    )
+    solo = {"solution": GOLDEN["solution"]}
+    sandboxed = round_trip(work / "sandboxed", solo, jobs=1)[1].graded[0].seconds
+    bare = round_trip(work / "bare", solo, jobs=1, options=("--SandboxedExecute.sandboxed=False",))[1].graded[0].seconds
+    sequential, parallel = runs[1].seconds, runs[2].seconds
+    return {
+        "grading": {
+            "submissions": size,
+            "seconds_jobs_1": sequential,
+            "seconds_jobs_2": parallel,
+            "submissions_per_hour_jobs_1": 3600 * size / sequential,
+            "submissions_per_hour_jobs_2": 3600 * size / parallel,
+            "speedup_2_jobs": sequential / parallel,
+            "seconds_per_submission": sequential / size,
+            "breakdown_seconds_per_submission": breakdown(runs[1]),
+            "scores_identical": identical,
+            "scores_as_expected": not mismatches(scores[1], submissions),
+        },
+        "sandbox": {"sandboxed_s": sandboxed, "unsandboxed_s": bare, "overhead": sandboxed / bare},
+    }

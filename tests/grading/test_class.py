@@ -1,0 +1,222 @@
+"""A whole class graded at once, sandboxed and in parallel: golden, attacking and misbehaving submissions.
+
+One course, graded in two rounds. Round 1 grades an honest student alone; then the course is
+fingerprinted (source, gradebook rows, other students' files). Round 2 grades everyone else two at a
+time: the golden submissions, every attack of ``grading.attacks`` and the misbehaving ones, next to
+a second honest student. Every test below reads that one run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import json
+import re
+import socket
+import threading
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from grading import attacks, course, golden, roundtrip
+from grading.autograde import grade_class
+from grading.gradebook import url
+
+pytestmark = pytest.mark.slow
+
+#: CPU seconds a cell may use here: ~5x the heaviest correct cell, so endless loops stop sooner than in production.
+OPTIONS = ("--SandboxedExecute.cpu_timeout=40",)
+
+
+class Listener:
+    """A TCP server on the grading machine's loopback that records whatever reaches it."""
+
+    def __init__(self):
+        self.received: list[bytes] = []
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.port = self.server.getsockname()[1]
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                connection, _ = self.server.accept()
+            except OSError:
+                return
+            with connection:
+                self.received.append(connection.recv(1024) or b"(connected)")
+
+
+def fingerprint(course_dir: Path, students: list[str]) -> dict[str, str]:
+    """Hashes of the course's source, the given students' gradebook rows and their submitted and graded files."""
+    from nbgrader.api import Gradebook
+
+    prints = {}
+    for path in sorted(
+        [
+            *course_dir.glob("source/**/*"),
+            *course_dir.glob("submitted/**/*"),
+            *[p for s in students for p in (course_dir / "autograded" / s).glob("**/*")],
+        ]
+    ):
+        if path.is_file():
+            prints[str(path.relative_to(course_dir))] = hashlib.sha256(path.read_bytes()).hexdigest()
+    with Gradebook(url(course_dir / "gradebook.db")) as gradebook:
+        for student in students:
+            rows = [
+                (g.notebook.name, g.name, g.auto_score, g.manual_score)
+                for nb in gradebook.find_submission("lab5", student).notebooks
+                for g in nb.grades
+            ]
+            prints[f"gradebook:{student}"] = hashlib.sha256(json.dumps(sorted(rows)).encode()).hexdigest()
+    return prints
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    """The class, graded in two rounds, with the world outside fingerprinted in between."""
+    course_dir = tmp_path_factory.mktemp("class") / "course"
+    listener = Listener()
+    honest = {"honest": golden.GOLDEN["solution"]}
+    everyone = {
+        **golden.GOLDEN,
+        "honest_after": golden.GOLDEN["solution"],
+        **attacks.SHORTCUTS,
+        "tampering": attacks.TAMPERING,
+        "escapes": attacks.escapes(listener.port, str(course_dir)),
+        **attacks.MISBEHAVING,
+    }
+    course.prepare_course(course_dir)
+    release = course.generate_release(course_dir)
+    for student, crafted in {**honest, **everyone}.items():
+        course.submit(course_dir, student, golden.make_submission(release, crafted))
+    problems = course.submission_problems(course_dir)
+    first = grade_class(course_dir, list(honest), jobs=1, options=OPTIONS, progress=False)
+    before = fingerprint(course_dir, list(honest))
+    second = grade_class(course_dir, list(everyone), jobs=2, options=OPTIONS, progress=False)
+    course.nbgrader(course_dir, "generate_feedback", "lab5", "--force")
+    listener.server.close()
+    return {
+        "course": course_dir,
+        "scores": course.read_scores(course_dir),
+        "runs": (first, second),
+        "before": before,
+        "after": fingerprint(course_dir, list(honest)),
+        "listener": listener,
+        "submissions": {**honest, **everyone},
+        "problems": problems,
+    }
+
+
+def _table(graded, student):
+    scores = graded["scores"]
+    return dict(zip(scores[scores.student == student].grade_id, scores[scores.student == student].score))
+
+
+def _outputs(graded, student, notebook) -> str:
+    path = graded["course"] / "autograded" / student / "lab5" / notebook
+    cells = nbformat.read(path, as_version=4).cells
+    return "\n".join(o.get("text", "") + o.get("evalue", "") for cell in cells for o in cell.get("outputs", []))
+
+
+def _text(page: Path) -> str:
+    """What a feedback page shows, as plain text (tags removed, entities decoded)."""
+    return html.unescape(re.sub(r"<[^>]+>", "", page.read_text()))
+
+
+def _feedback(graded, student, notebook) -> str:
+    return _text(graded["course"] / "feedback" / student / "lab5" / notebook.replace(".ipynb", ".html"))
+
+
+def test_every_submission_scores_exactly_what_its_honest_answers_earn(graded):
+    """Golden, shortcut, tampering, escaping and misbehaving submissions: every test cell as expected."""
+    assert not [run for run in graded["runs"] if run.failures]
+    assert roundtrip.mismatches(graded["scores"], graded["submissions"]) == []
+
+
+def test_nothing_outside_the_submission_changes(graded):
+    """The source, the honest student's gradebook rows and files, every submitted file: unchanged."""
+    assert graded["after"] == graded["before"]
+
+
+def test_the_escapes_all_failed_inside_the_sandbox(graded):
+    """No secret was read, nothing written, nothing reached the grading machine's network."""
+    printed = _outputs(graded, "escapes", attacks.NB1)
+    attempts = [line for line in printed.splitlines() if line.startswith("ATTACK")]
+    assert len(attempts) == 7 and all("failed:" in line for line in attempts), attempts
+    assert graded["listener"].received == []
+    assert "BEGIN SOLUTION" not in printed and "grade_id" not in printed
+
+
+def test_a_flood_of_output_is_cut(graded):
+    """100 MB printed by an answer cell end up as at most 100,000 characters in the graded notebook."""
+    notebook = graded["course"] / "autograded" / "escapes" / "lab5" / attacks.NB1
+    assert notebook.stat().st_size < 2_000_000
+    assert "output cut by the grader" in _outputs(graded, "escapes", attacks.NB1)
+
+
+def test_a_fork_bomb_is_stopped_and_the_next_notebook_graded(graded):
+    """The bomb's cell is stopped by its CPU time; notebook 2 of the same student then scores full marks."""
+    assert "CPU time" in _outputs(graded, "escapes", attacks.NB1)
+    scores = _table(graded, "escapes")
+    assert scores["q2_class_c_get_vec"] == 3 and scores["q3_all_embeddings"] == 2
+
+
+@pytest.mark.parametrize("student", list(attacks.SHORTCUTS))
+def test_shortcut_feedback_names_the_reference_function(graded, student):
+    """The feedback of a shortcut says which reference function ran, and why it costs the points."""
+    for grade, word in attacks.SHORTCUTS[student].says.items():
+        notebook = next(
+            name for name, cells in course.source_cells().items() if grade in {course.grade_id(cell) for cell in cells}
+        )
+        text = _feedback(graded, student, notebook)
+        assert word in text and "reference code" in text, (grade, word)
+
+
+def test_an_endless_loop_is_stopped_by_cpu_time(graded):
+    """The loop's cell is stopped after its CPU limit and says so; the next test and notebook still run."""
+    assert "CPU time" in _outputs(graded, "infinite_loop", attacks.NB1)
+
+
+def test_a_dead_kernel_costs_only_what_depended_on_it(graded):
+    """os._exit in Q3: the kernel is restarted, the rest of the notebook graded, and the cell says why."""
+    assert "The kernel died while this cell ran" in _outputs(graded, "kernel_dies", attacks.NB2)
+
+
+def test_missing_and_renamed_notebooks_are_reported(graded):
+    """A renamed notebook is named in the report and graded as missing."""
+    mine = [p for p in graded["problems"] if p.startswith("renamed_and_missing:")]
+    assert len(mine) == 3 and any("(1).ipynb" in p and "renamed" in p for p in mine)
+
+
+def test_feedback_shows_messages_but_never_hidden_tests(graded):
+    """A wrong submission's feedback carries its messages; no page quotes a hidden test line."""
+    hidden = {
+        line.strip()
+        for cells in course.source_cells().values()
+        for cell in cells
+        if course.is_test_cell(cell)
+        for line in cell.source.split("### BEGIN HIDDEN TESTS")[1].split("### END HIDDEN TESTS")[0].splitlines()
+        if line.strip()
+    }
+    pages = list((graded["course"] / "feedback").glob("*/lab5/*.html"))
+    assert len(pages) >= 40
+    for page in pages:
+        text = _text(page)
+        assert "BEGIN HIDDEN TESTS" not in text and not [line for line in hidden if line in text], page
+    wrong = _feedback(graded, "wrong_answers", attacks.NB1)
+    assert "hidden tests are not shown" in wrong and "cropped" in wrong
+
+
+def test_grading_one_at_a_time_gives_the_same_scores(graded, tmp_path):
+    """The same golden and misbehaving submissions graded with JOBS=1: every cell scores as with JOBS=2."""
+    chosen = {student: graded["submissions"][student] for student in ("wrong_model", "kernel_dies")}
+    scores, run = roundtrip.round_trip(tmp_path / "course", chosen, jobs=1, options=OPTIONS)
+    assert run.jobs == 1 and not run.failures
+    parallel = graded["scores"][graded["scores"].student.isin(list(chosen))]
+    key = ["student", "grade_id"]
+    assert (
+        scores.sort_values(key)[[*key, "score"]].values.tolist()
+        == parallel.sort_values(key)[[*key, "score"]].values.tolist()
+    )

@@ -1,0 +1,80 @@
+"""nbgrader's own path for courses on JupyterHub, end to end, through a local exchange directory.
+
+release_assignment, fetch_assignment (as a student), submit, collect, autograde (sandboxed, as
+``make autograde`` does), generate_feedback, release_feedback and fetch_feedback: the student ends
+up with feedback pages that carry their scores and messages, and no hidden test.
+"""
+
+from __future__ import annotations
+
+import html
+import os
+import re
+import subprocess
+import sys
+
+import nbformat
+import pytest
+
+from grading import course
+from grading.autograde import grade_class
+from grading.golden import solution_answers
+
+pytestmark = pytest.mark.slow
+COURSE_ID = "lab5-deep-learning-with-spark"
+WRONG_Q12 = "fig = plt.figure()  # empty: no pictures at all\n"
+
+
+def _as(folder, user: str, *arguments: str, exchange) -> str:
+    """Run an nbgrader command in ``folder`` as ``user`` (nbgrader names submissions after $USER)."""
+    environment = {**os.environ, "USER": user, "LOGNAME": user, "HOME": str(folder)}
+    environment.pop("PYTEST_CURRENT_TEST", None)
+    result = subprocess.run(
+        [sys.executable, "-m", "nbgrader", *arguments, f"--Exchange.root={exchange}"],
+        cwd=folder,
+        env=environment,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, f"nbgrader {arguments}: {result.stderr[-3000:]}"
+    return result.stdout + result.stderr
+
+
+def test_the_jupyterhub_exchange_round_trip(tmp_path):
+    """A student fetches, answers, submits; the instructor collects, grades, returns feedback; the student reads it."""
+    exchange = tmp_path / "exchange"
+    exchange.mkdir(mode=0o777)
+    instructor = course.prepare_course(tmp_path / "course")
+    student = tmp_path / "student"
+    student.mkdir()
+    course.generate_release(instructor)
+    _as(instructor, "instructor", "release_assignment", course.ASSIGNMENT, exchange=exchange)
+
+    _as(student, "student01", "fetch_assignment", course.ASSIGNMENT, f"--course={COURSE_ID}", exchange=exchange)
+    answers = {**solution_answers(), "q12_answer": WRONG_Q12}
+    for name in course.notebook_names():
+        notebook = nbformat.read(student / course.ASSIGNMENT / name, as_version=4)
+        for cell in notebook.cells:
+            if course.grade_id(cell) in answers:
+                cell.source = answers[course.grade_id(cell)]
+        nbformat.write(notebook, student / course.ASSIGNMENT / name)
+    _as(student, "student01", "submit", course.ASSIGNMENT, f"--course={COURSE_ID}", exchange=exchange)
+
+    _as(instructor, "instructor", "collect", course.ASSIGNMENT, exchange=exchange)
+    assert (
+        sorted(p.name for p in (instructor / "submitted" / "student01" / course.ASSIGNMENT).glob("*.ipynb"))
+        == course.notebook_names()
+    )
+    run = grade_class(instructor, jobs=1, progress=False)
+    assert not run.failures, run.summary()
+    scores = course.read_scores(instructor)
+    assert scores.score.sum() == 18 and scores.set_index("grade_id").score["q12_neighbor_figure"] == 0
+    course.nbgrader(instructor, "generate_feedback", course.ASSIGNMENT, "--force")
+    _as(instructor, "instructor", "release_feedback", course.ASSIGNMENT, exchange=exchange)
+
+    _as(student, "student01", "fetch_feedback", course.ASSIGNMENT, f"--course={COURSE_ID}", exchange=exchange)
+    pages = sorted((student / course.ASSIGNMENT / "feedback").glob("*/*.html"))
+    assert [page.name for page in pages] == [name.replace(".ipynb", ".html") for name in course.notebook_names()]
+    text = {page.name: html.unescape(re.sub(r"<[^>]+>", "", page.read_text())) for page in pages}
+    assert "fig shows 0 images" in text["4_nearest_neighbors.html"]
+    assert not [name for name, page in text.items() if "_hidden.check" in page or "BEGIN HIDDEN" in page]

@@ -1,0 +1,221 @@
+"""The student hand-out: what is in it (no answers), and that it installs and runs on its own.
+
+The slow tests unzip ``make handout``'s zip into an empty folder, install it into a fresh virtual
+environment, run the four release notebooks there and press Validate in JupyterLab, with nothing of
+the course repository on any path.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+import tomllib
+import zipfile
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from grading import handout
+from grading.course import ASSIGNMENT, notebook_names, source_dir
+from grading.golden import GOLDEN, make_submission, solution_answers
+from helpers.config import PROJECT_ROOT
+
+
+@pytest.fixture(scope="module")
+def handout_zip(tmp_path_factory) -> Path:
+    """The hand-out, built from the committed release."""
+    return handout.build(PROJECT_ROOT / "release" / ASSIGNMENT, tmp_path_factory.mktemp("dist") / "lab5-handout.zip")
+
+
+def _entries(path: Path) -> list[tuple[str, bytes]]:
+    with zipfile.ZipFile(path) as archive:
+        return [(name, archive.read(name)) for name in archive.namelist() if not name.endswith("/")]
+
+
+def test_the_handout_holds_what_a_student_needs(handout_zip):
+    """README, install files, the helpers package and the four release notebooks; nothing of the instructor's."""
+    names = {name.split("/", 1)[1] for name, _ in _entries(handout_zip)}
+    assert {"README.md", "pyproject.toml", "requirements.txt", "environment.yml"} <= names
+    assert {f"{ASSIGNMENT}/{name}" for name in notebook_names()} <= names
+    assert {"helpers/lab.py", "helpers/checks.py", "helpers/log4j2.properties"} <= names
+    assert not [name for name in names if name.startswith(("grading/", "source/", "tests/", ".git"))]
+    readme = dict(_entries(handout_zip))["lab5-handout/README.md"].decode()
+    assert "pip install ." in readme.split("\n\n")[1] and "jupyter lab" in readme.split("\n\n")[1]
+
+
+def test_no_answers_in_the_handout(handout_zip):
+    """No solution, hidden test, crafted answer, gradebook or instructor file anywhere in the zip."""
+    assert handout.answers_in(_entries(handout_zip)) == []
+
+
+def test_the_scan_finds_answers_wherever_they_hide(tmp_path):
+    """The scan is not blind: a source notebook, a golden submission, grading code, a gradebook, a wheel: all found."""
+    hidden = "assert _verdict.passed, _verdict.message"
+    wheel = io.BytesIO()
+    with zipfile.ZipFile(wheel, "w") as archive:
+        archive.writestr("pkg/tests.py", f"x = 1\n{hidden}\n")
+    database = tmp_path / "any.db"
+    sqlite3.connect(database).execute("create table t (x)").connection.commit()
+    wrong = make_submission(PROJECT_ROOT / "release" / ASSIGNMENT, GOLDEN["wrong_answers"])
+    found = handout.answers_in(
+        [
+            ("lab5/1_data_and_transforms.ipynb", (source_dir() / "1_data_and_transforms.ipynb").read_bytes()),
+            ("lab5/submitted.ipynb", nbformat.writes(wrong["1_data_and_transforms.ipynb"]).encode()),
+            ("grading/golden.py", (PROJECT_ROOT / "grading" / "golden.py").read_bytes()),
+            ("lab5/any.db", database.read_bytes()),
+            ("dist/pkg-1.0-py3-none-any.whl", wheel.getvalue()),
+        ]
+    )
+    assert any("1_data_and_transforms.ipynb" in line and "solution" in line for line in found)
+    assert any("submitted.ipynb" in line and "wrong_answers" in line for line in found)
+    assert any("grading/golden.py: instructor files" in line for line in found)
+    assert any("any.db: a gradebook" in line for line in found)
+    assert any(".whl!pkg/tests.py" in line and "hidden test line" in line for line in found)
+
+
+def test_the_handout_is_pinned_like_the_course(handout_zip):
+    """Its requirements are the course's runtime pins plus JupyterLab and nbgrader, at the same versions."""
+    with open(PROJECT_ROOT / "pyproject.toml", "rb") as stream:
+        course = tomllib.load(stream)["project"]
+    with zipfile.ZipFile(handout_zip) as archive:
+        student = tomllib.loads(archive.read("lab5-handout/pyproject.toml").decode())["project"]["dependencies"]
+        requirements = archive.read("lab5-handout/requirements.txt").decode().split()
+    tools = [pin for pin in course["optional-dependencies"]["dev"] if pin.split("==")[0] in ("jupyterlab", "nbgrader")]
+    assert student == requirements == [*course["dependencies"], *tools] and len(tools) == 2
+
+
+# ---------------------------------------------------------------- installed alone
+
+RUN_NOTEBOOKS = """
+import json, sys, nbformat
+from nbclient import NotebookClient
+report = {}
+for name in sys.argv[1:]:
+    notebook = nbformat.read(name, as_version=4)
+    NotebookClient(notebook, timeout=900, kernel_name="python3", allow_errors=True).execute()
+    nbformat.write(notebook, name)
+    report[name] = [{"id": cell.metadata.get("nbgrader", {}).get("grade_id"),
+                     "errors": [o.ename for o in cell.outputs if o.output_type == "error"],
+                     "text": "".join(o.get("text", "") for o in cell.outputs)} for cell in notebook.cells
+                    if cell.cell_type == "code"]
+print(json.dumps(report))
+"""
+
+
+@pytest.fixture(scope="module")
+def installed(handout_zip, tmp_path_factory):
+    """The hand-out unzipped into an empty folder and installed into a fresh virtual environment."""
+    root = tmp_path_factory.mktemp("student")
+    with zipfile.ZipFile(handout_zip) as archive:
+        archive.extractall(root)
+    folder = root / handout.NAME
+    subprocess.run([sys.executable, "-m", "venv", str(folder / ".venv")], check=True)
+    python = folder / ".venv" / "bin" / "python"
+    result = subprocess.run(
+        [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "."],
+        cwd=folder,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    # The student's machine: no course repository on any path, a home of its own, offline weights.
+    environment = {
+        "PATH": f"{python.parent}:/usr/bin:/bin",
+        "HOME": str(root / "home"),
+        "LAB_WEIGHTS": "random",
+        "LAB_SPARK_UI": "false",
+        "LANG": "C.UTF-8",
+    }
+    return folder, python, environment
+
+
+@pytest.mark.slow
+def test_release_notebooks_run_in_the_installed_handout(installed):
+    """The blank notebooks fail only at their answers (and the tests of those), and the reference fallbacks work."""
+    folder, python, environment = installed
+    result = subprocess.run(
+        [str(python), "-c", RUN_NOTEBOOKS, *notebook_names()],
+        cwd=folder / ASSIGNMENT,
+        capture_output=True,
+        text=True,
+        env=environment,
+        timeout=1800,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads(result.stdout.splitlines()[-1])
+    for name, cells in report.items():
+        for cell in cells:
+            if cell["errors"]:
+                assert cell["id"] and cell["id"].startswith("q"), (name, cell)
+                if cell["id"].endswith("_answer"):
+                    assert cell["errors"] == ["NotImplementedError"], (name, cell)
+    printed = {name: "\n".join(cell["text"] for cell in cells) for name, cells in report.items()}
+    assert "your Q1 output is not usable" in printed["2_embeddings.ipynb"]
+    for name in ("3_spark_lsh.ipynb", "4_nearest_neighbors.ipynb"):
+        assert "your Q4 output is not usable" in printed[name] and "reference copy" in printed[name]
+    assert str(PROJECT_ROOT) not in "".join(printed.values())
+    site = subprocess.run(
+        [str(python), "-c", "import helpers; print(helpers.__file__)"],
+        capture_output=True,
+        text=True,
+        env=environment,
+        cwd=folder.parent,
+        check=True,
+    ).stdout
+    assert site.startswith(str(folder / ".venv")), site
+
+
+@pytest.mark.slow
+def test_validate_in_jupyterlab_fails_the_blank_notebook_and_passes_the_answer(installed, chromium, servers, tmp_path):
+    """Validate, pressed in the installed JupyterLab: Q1 fails when blank and passes once the answer is pasted in."""
+    folder, python, environment = installed
+    port, token = servers.free_port(), "handout-test"
+    notebook = folder / ASSIGNMENT / "1_data_and_transforms.ipynb"
+    log = (tmp_path / "jupyter.log").open("w")
+    server = subprocess.Popen(
+        [
+            str(python.parent / "jupyter"),
+            "lab",
+            "--no-browser",
+            "--allow-root",
+            "--ServerApp.ip=127.0.0.1",
+            f"--ServerApp.port={port}",
+            f"--IdentityProvider.token={token}",
+            f"--ServerApp.root_dir={folder}",
+        ],
+        env=environment,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        url = f"http://127.0.0.1:{port}"
+        servers.wait_for_http(f"{url}/api/status?token={token}")
+        page = chromium.new_page(viewport={"width": 1400, "height": 1000})
+
+        def validate() -> str:
+            page.goto(f"{url}/lab/tree/{ASSIGNMENT}/{notebook.name}?token={token}")
+            page.get_by_role("button", name="Validate").first.click(timeout=120_000)
+            dialog = page.locator(".jp-Dialog-content")
+            dialog.get_by_role("button").first.wait_for(timeout=600_000)
+            text = dialog.inner_text()
+            page.screenshot(path=str(tmp_path / f"validate-{len(list(tmp_path.glob('*.png')))}.png"))
+            return text
+
+        blank = validate()
+        assert "NotImplementedError" in blank or "failed" in blank.lower(), blank
+        solved = nbformat.read(notebook, as_version=4)
+        for cell in solved.cells:
+            if cell.metadata.get("nbgrader", {}).get("grade_id") == "q1_answer":
+                cell.source = solution_answers()["q1_answer"]
+        nbformat.write(solved, notebook)
+        answered = validate()
+        assert "Success" in answered and "NotImplementedError" not in answered, answered
+    finally:
+        os.killpg(server.pid, 15)
+        server.wait(timeout=60)

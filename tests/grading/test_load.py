@@ -1,0 +1,44 @@
+"""A student's score does not depend on the machine's load: grading next to busy loops that keep every core busy.
+
+Time limits count the CPU time of the kernel's processes, not wall-clock time: a correct submission
+graded while the test saturates the machine keeps full marks, and an endless loop still loses only
+its own question (it uses CPU time as fast as it is given any, so it is stopped all the same).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from grading import attacks, golden, roundtrip
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def busy_machine():
+    """Two busy loops per core, bounded (``timeout``) so they end even if the test dies; stopped after the test."""
+    loops = [
+        subprocess.Popen(["timeout", "1800", sys.executable, "-c", "while True: pass"])
+        for _ in range(2 * (os.cpu_count() or 1))
+    ]
+    yield len(loops)
+    for loop in loops:
+        loop.kill()
+        loop.wait()
+
+
+def test_correct_work_keeps_its_points_on_a_saturated_machine(busy_machine, tmp_path):
+    """Correct: full marks; endless loop in Q1: only Q1 lost; both graded at once while every core is busy."""
+    submissions = {
+        "correct": golden.Crafted(notebooks=(attacks.NB1, attacks.NB2)),
+        "infinite_loop": attacks.MISBEHAVING["infinite_loop"],
+    }
+    scores, run = roundtrip.round_trip(
+        tmp_path / "course", submissions, jobs=2, options=("--SandboxedExecute.cpu_timeout=40",)
+    )
+    assert not run.failures, run.summary()
+    assert roundtrip.mismatches(scores, submissions) == []
