@@ -9,12 +9,18 @@ DATA ?=
 ASSIGNMENT := lab5
 NBGRADER := $(BIN)/nbgrader
 
-.PHONY: setup java-check spark-archive handout demo test test-fast lint format bench bench-scale cluster-demo ui release collect autograde feedback grades clean
+.PHONY: setup java-check sandbox-check spark-archive handout demo test test-fast lint format bench bench-scale cluster-demo ui release collect autograde feedback grades clean
 
-setup: java-check $(INSTALLED)
+setup: java-check sandbox-check $(INSTALLED)
 
 java-check:
 	@$(PYTHON) -m helpers.java
+
+# The autograder runs student code in bubblewrap: installed here when possible (root with apt), else the fix.
+sandbox-check:
+	@command -v bwrap >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 \
+	  && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap >/dev/null; } \
+	  || { echo "error: bubblewrap (bwrap) is needed to grade untrusted code: apt-get install bubblewrap"; exit 1; }
 
 # Reinstall only when the pinned dependencies change; otherwise setup is a no-op.
 $(INSTALLED): pyproject.toml

@@ -97,8 +97,9 @@ def install(kernel: bool = False) -> None:
     bootstrap = threading.Thread._bootstrap_inner.__code__  # sets threading's hook, which must still be the sensor
     stdlib, site = sysconfig.get_paths()["stdlib"], sysconfig.get_paths()["purelib"]
 
-    def suspicious(code, _run=run_code, _bootstrap=bootstrap, _threading=threading, _stdlib=stdlib, _site=site,
-                   _tracer=tracer):
+    def suspicious(
+        code, _run=run_code, _bootstrap=bootstrap, _threading=threading, _stdlib=stdlib, _site=site, _tracer=tracer
+    ):
         """Whether a sys.settrace call comes from code a student controls (or a debugger they started).
 
         The interpreter itself also raises the event while it clears threads (after a fork, say), with

@@ -226,17 +226,30 @@ def _visible_q1(lab: LabSetup, found: Evidence) -> list[str]:
     return []
 
 
+#: Vector lengths that come from the wrong place in ResNet-18, and where they come from.
+WRONG_LAYERS = {
+    1000: "the 1000 class scores of the final fc layer: replace model.fc by torch.nn.Identity() (or read avgpool)",
+    25088: "layer4's 512x7x7 feature map before the average pooling: take the output of avgpool",
+    256: "the 256 features of layer3: take the output of avgpool, after layer4",
+}
+
+
 def _visible_q2(lab: LabSetup, found: Evidence) -> list[str]:
     if not found["defined"]:
         return ["define a class named C in the answer cell"]
     name, runs = next(iter(found["probes"].items()))
     vector = runs[0]
     if isinstance(vector, str):
-        return [f"C(resnet).get_vec({name}) raised {vector}"]
+        hint = " (add the batch dimension: unsqueeze(0))" if "4D" in vector or "3D" in vector else ""
+        return [f"C(resnet).get_vec({name}) raised {vector}{hint}"]
+    if vector.size in WRONG_LAYERS:
+        return [
+            f"get_vec returned {vector.size} numbers, expected {EMBEDDING_DIM}: that is {WRONG_LAYERS[vector.size]}"
+        ]
     if vector.shape != (EMBEDDING_DIM,):
         return [
-            f"get_vec returned shape {vector.shape}, expected ({EMBEDDING_DIM},): remove the final fc layer "
-            "(1000 scores) and return one row of numbers"
+            f"get_vec returned shape {vector.shape}, expected ({EMBEDDING_DIM},): return the {EMBEDDING_DIM} numbers "
+            "of the average-pool layer as one flat array (e.g. output[0].numpy())"
         ]
     return []
 
@@ -285,7 +298,10 @@ def _visible_q5(lab: LabSetup, found: Evidence) -> list[str]:
     if problems := _spark_type_problem(found, "df"):
         return problems
     if "image" not in columns:
-        return [f"df needs the image column; its columns start {columns[:3]}"]
+        return [
+            f"df needs the image column; its columns start {columns[:3]}: read the CSV with header=True, so "
+            "that its first line names the columns"
+        ]
     if len(numeric_columns(found)) != EMBEDDING_DIM:
         return [
             f"{len(numeric_columns(found))} numeric columns, expected {EMBEDDING_DIM}: use inferSchema=True "
@@ -309,7 +325,11 @@ def _visible_q6(lab: LabSetup, found: Evidence) -> list[str]:
             "assemble every number column and nothing else"
         ]
     if abs(np.linalg.norm(first) - 1) > 1e-6:
-        return ["features must have length 1: apply Normalizer(p=2.0)"]
+        if abs(np.abs(first).sum() - 1) < 1e-6:
+            return [
+                "features sum to 1 in absolute value (p=1): normalise with Normalizer(p=2.0), to Euclidean length 1"
+            ]
+        return [f"features must have length 1 (it is {np.linalg.norm(first):.3g}): apply Normalizer(p=2.0)"]
     return []
 
 
@@ -351,7 +371,8 @@ def _visible_q10(lab: LabSetup, found: Evidence) -> list[str]:
     if isinstance(vector, str):
         return [f"query_vector must be a vector of numbers ({vector})"]
     if vector.size != EMBEDDING_DIM:
-        return [f"query_vector has {vector.size} entries, expected {EMBEDDING_DIM}"]
+        hint = ": those are the hashes; take the features column" if vector.size < 16 else ""
+        return [f"query_vector has {vector.size} entries, expected {EMBEDDING_DIM}{hint}"]
     return []
 
 
@@ -361,6 +382,11 @@ def _visible_q11(lab: LabSetup, found: Evidence) -> list[str]:
         return [f"neighbors must be a DataFrame, not {found['table']['type']}"]
     if "image" not in columns:
         return ["neighbors must keep the image column"]
+    if not columns["image"]:
+        return [
+            "neighbors has no rows: no indexed image shares a bucket with the key, so query with query_vector, "
+            "the unit-length features vector the index was built from (and k=5)"
+        ]
     if len(columns["image"]) != 5:
         return [f"neighbors has {len(columns['image'])} rows; ask for k=5"]
     return []

@@ -271,10 +271,13 @@ def spark_input_csv(lab: LabSetup) -> tuple[Path, str]:
 
 @dataclass(frozen=True)
 class QueryIndex:
-    """Part 3's result, rebuilt for Part 4: ``model`` (fitted LSH) and ``hashed`` (image, features, hashes)."""
+    """Part 3's result, rebuilt for Part 4: ``model`` (fitted LSH), ``hashed`` (image, features, hashes), and
+    ``csv``, the embeddings file it was built from.
+    """
 
     model: BucketedRandomProjectionLSHModel
     hashed: DataFrame
+    csv: Path
     note: str
 
 
@@ -290,4 +293,4 @@ def query_index(lab: LabSetup, spark: SparkSession) -> QueryIndex:
     model = lab_spark.fit_lsh(features)
     hashed = model.transform(features).cache()
     hashed.count()
-    return QueryIndex(model, hashed, note)
+    return QueryIndex(model, hashed, csv, note)

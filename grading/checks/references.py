@@ -18,7 +18,7 @@ from helpers import spark as lab_spark
 from helpers.checks import probe_images
 from helpers.config import SEED, cache_dir
 from helpers.embedder import Embedder
-from helpers.lab import EMBEDDING_DIM, LabSetup, reference_embeddings, reference_resized_dir
+from helpers.lab import EMBEDDING_DIM, LabSetup, embedding_input_dir, reference_embeddings, reference_resized_dir
 from helpers.store import atomic_write
 from helpers.transforms import load_rgb
 from helpers.vectors import exact_neighbors, unit_vectors
@@ -73,6 +73,11 @@ class References:
 
     def __init__(self, lab: LabSetup):
         self.lab = lab
+
+    @cached_property
+    def input_dir(self) -> Path:
+        """The images the embeddings notebook reads: the student's Q1 output when valid, else the reference."""
+        return embedding_input_dir(self.lab)[0]
 
     @cached_property
     def embeddings(self) -> tuple[list[str], np.ndarray]:

@@ -1,4 +1,4 @@
-"""Hidden checks of Part 3: the DataFrame (Q5), the features vector (Q6), the LSH model (Q7) and hashes (Q8)."""
+"""Hidden checks of Part 3 with their diagnoses: the DataFrame (Q5), features (Q6), LSH model (Q7), hashes (Q8)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from grading.checks.references import References, lsh_hashes, lsh_projections
 from helpers.checks import Evidence, numeric_columns
 from helpers.lab import LabSetup
 from helpers.spark import NUM_HASH_TABLES
-from helpers.vectors import same_vectors
+from helpers.vectors import same_vectors, unit_vectors
 
 #: How far a student's unit vector may be from the reference one (CSV rounding, float32 arithmetic).
 UNIT_TOLERANCE = 2e-4
@@ -27,35 +27,57 @@ def _same_images(lab: LabSetup, images: list[str], what: str) -> list[str]:
     return []
 
 
+def _permuted(got: np.ndarray, expected: np.ndarray) -> bool:
+    """Whether the rows of ``got`` hold the numbers of ``expected`` in another order of components."""
+    return bool(np.allclose(np.sort(got, axis=1), np.sort(expected, axis=1), atol=UNIT_TOLERANCE * 10))
+
+
+def _rows_problems(
+    got: np.ndarray, expected: np.ndarray, equal: np.ndarray, what: str, reordered: str, otherwise: str
+) -> list[str]:
+    """What is wrong with rows of vectors: nothing, the right numbers in another column order, or other numbers."""
+    if equal.all():
+        return []
+    if _permuted(unit_vectors(got), unit_vectors(expected)):  # sorting each row ignores the column order
+        return [f"{what} holds the right numbers in another order: {reordered}"]
+    return [f"{what} of {int((~equal).sum())} of {len(equal)} images are not what they should be: {otherwise}"]
+
+
 def q5_spark_dataframe(lab: LabSetup, found: Evidence, refs: References) -> list[str]:
     """One row per image whose numeric columns, in order, are the image's embedding."""
     images = found["columns"]["image"]
     if problems := _same_images(lab, images, "df"):
         return problems
     numbers = np.column_stack([np.asarray(found["columns"][c], dtype=np.float64) for c in numeric_columns(found)])
-    row = {name: i for i, name in enumerate(images)}
     names, reference = refs.embeddings
-    wrong = ~same_vectors(numbers[[row[n] for n in names]], reference)
-    if wrong.any():
-        return [
-            f"the numbers of {int(wrong.sum())} rows are not the embeddings in the CSV: read every column "
-            "of EMBEDDINGS_CSV, with the header, without reordering the columns"
-        ]
-    return []
+    got = numbers[[images.index(name) for name in names]]
+    return _rows_problems(
+        got,
+        reference,
+        same_vectors(got, reference),
+        "df",
+        "read EMBEDDINGS_CSV as it is, without selecting or reordering its 512 columns",
+        "read EMBEDDINGS_CSV (the Setup cell chose it: your Q4 CSV when it was valid, else the reference copy)",
+    )
 
 
 def q6_features_vector(lab: LabSetup, found: Evidence, refs: References) -> list[str]:
     """Features is each image's embedding scaled to unit length, components in their original order."""
-    rows = _rows(found, "features")
     if problems := _same_images(lab, found["columns"]["image"], "assembled"):
         return problems
-    wrong = [name for name in lab.image_names if not np.allclose(rows[name], refs.unit[name], atol=UNIT_TOLERANCE)]
-    if wrong:
-        return [
-            f"features of {len(wrong)} images are not their normalised embeddings, e.g. {wrong[0]}: "
-            "assemble the 512 number columns in their order (all columns but image) and normalise with p=2"
-        ]
-    return []
+    rows = _rows(found, "features")
+    got = np.stack([np.asarray(rows[name], dtype=np.float64) for name in lab.image_names])
+    expected = np.stack([refs.unit[name] for name in lab.image_names])
+    equal = np.array([np.allclose(a, b, atol=UNIT_TOLERANCE) for a, b in zip(got, expected)])
+    return _rows_problems(
+        got,
+        expected,
+        equal,
+        "features",
+        "the assembler's inputCols must be the 512 number columns in the CSV's order (df.columns "
+        "without image, not sorted: as text v10 comes before v2)",
+        "assemble the 512 number columns of df, all but image, and normalise with Normalizer(p=2.0)",
+    )
 
 
 def q7_brp_model(lab: LabSetup, found: Evidence, refs: References) -> list[str]:
@@ -90,9 +112,17 @@ def q8_hashed_dataframe(lab: LabSetup, found: Evidence, refs: References) -> lis
         return ["model (Q7) is not a fitted LSH model, so hashed cannot hold its hashes: fix Q7, then run Q8 again"]
     expected = lsh_hashes(model["projections"], model["getBucketLength"], vectors)
     differ = [name for name, hashes in zip(lab.image_names, expected) if not np.array_equal(got[name], hashes)]
-    if differ:
-        return [
-            f"{len(differ)} of {len(images)} images have other hashes than model (Q7) gives their features, "
-            f"e.g. {differ[0]}: hashed must be model.transform(assembled)"
-        ]
-    return []
+    if not differ:
+        return []
+    tables = {len(hashes) for hashes in got.values()}
+    if tables == {NUM_HASH_TABLES}:
+        other = lsh_hashes(lsh_projections(NUM_HASH_TABLES), model["getBucketLength"], vectors)
+        if all(np.array_equal(got[name], hashes) for name, hashes in zip(lab.image_names, other)):
+            return [
+                "hashed was made by another model than Q7's model (one fitted with seed=SEED, while model was "
+                "not): transform assembled with model itself"
+            ]
+    return [
+        f"{len(differ)} of {len(images)} images have other hashes than model (Q7) gives their features "
+        f"({sorted(tables)} hashes per image): hashed must be model.transform(assembled), with Q7's model"
+    ]

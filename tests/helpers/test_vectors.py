@@ -48,7 +48,7 @@ def test_nearest_indices_exclude_the_row_itself():
     ],
 )
 def test_same_vectors_needs_direction_and_length(actual, same):
-    """Two embeddings are the same when they point the same way and are equally long."""
+    """Two embeddings are the same when their difference is tiny next to their length (float noise only)."""
     assert same_vectors(np.array(actual), np.array([[2.0, 0.0]])).tolist() == [same]
 
 
