@@ -106,7 +106,8 @@ def q8_hashed_dataframe(lab: LabSetup, found: Evidence, refs: References) -> lis
     got = {
         name: np.asarray(value, dtype=np.float64).reshape(-1) for name, value in zip(images, table["columns"][column])
     }
-    features = _rows(table, "features") if "features" in table["columns"] else refs.unit
+    column_in = model.get("getInputCol", "features")  # the vectors Q7's model hashes: features, unless told otherwise
+    features = _rows(table, column_in) if column_in in table["columns"] else refs.unit
     vectors = np.stack([np.asarray(features[name], dtype=np.float64) for name in lab.image_names])
     if "projections" not in model:
         return ["model (Q7) is not a fitted LSH model, so hashed cannot hold its hashes: fix Q7, then run Q8 again"]

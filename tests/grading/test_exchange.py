@@ -1,14 +1,16 @@
 """nbgrader's own path for courses on JupyterHub, end to end, through a local exchange directory.
 
-release_assignment, fetch_assignment (as a student), submit, collect, autograde (sandboxed, as
-``make autograde`` does), generate_feedback, release_feedback and fetch_feedback: the student ends
-up with feedback pages that carry their scores and messages, and no hidden test.
+release_assignment, fetch_assignment (as a student), submit, collect, autograde (sandboxed, two at a
+time, as ``make autograde JOBS=2`` does, together with a second student's work collected from an LMS
+download as ``make collect`` does), generate_feedback, release_feedback and fetch_feedback: the
+student ends up with feedback pages that carry their scores and messages, and no hidden test.
 """
 
 from __future__ import annotations
 
 import html
 import os
+import pwd
 import re
 import subprocess
 import sys
@@ -22,12 +24,14 @@ from grading.golden import solution_answers
 
 pytestmark = pytest.mark.slow
 COURSE_ID = "lab5-deep-learning-with-spark"
+#: On JupyterHub every student is an OS user; here the student's commands run as the test's own user.
+STUDENT = pwd.getpwuid(os.getuid()).pw_name
 WRONG_Q12 = "fig = plt.figure()  # empty: no pictures at all\n"
 
 
-def _as(folder, user: str, *arguments: str, exchange) -> str:
-    """Run an nbgrader command in ``folder`` as ``user`` (nbgrader names submissions after $USER)."""
-    environment = {**os.environ, "USER": user, "LOGNAME": user, "HOME": str(folder)}
+def _as(folder, *arguments: str, exchange) -> str:
+    """Run an nbgrader command in ``folder``, that folder as home (submissions are named after the OS user)."""
+    environment = {**os.environ, "HOME": str(folder)}
     environment.pop("PYTEST_CURRENT_TEST", None)
     result = subprocess.run(
         [sys.executable, "-m", "nbgrader", *arguments, f"--Exchange.root={exchange}"],
@@ -48,9 +52,9 @@ def test_the_jupyterhub_exchange_round_trip(tmp_path):
     student = tmp_path / "student"
     student.mkdir()
     course.generate_release(instructor)
-    _as(instructor, "instructor", "release_assignment", course.ASSIGNMENT, exchange=exchange)
+    _as(instructor, "release_assignment", course.ASSIGNMENT, exchange=exchange)
 
-    _as(student, "student01", "fetch_assignment", course.ASSIGNMENT, f"--course={COURSE_ID}", exchange=exchange)
+    _as(student, "fetch_assignment", course.ASSIGNMENT, f"--course={COURSE_ID}", exchange=exchange)
     answers = {**solution_answers(), "q12_answer": WRONG_Q12}
     for name in course.notebook_names():
         notebook = nbformat.read(student / course.ASSIGNMENT / name, as_version=4)
@@ -58,21 +62,29 @@ def test_the_jupyterhub_exchange_round_trip(tmp_path):
             if course.grade_id(cell) in answers:
                 cell.source = answers[course.grade_id(cell)]
         nbformat.write(notebook, student / course.ASSIGNMENT / name)
-    _as(student, "student01", "submit", course.ASSIGNMENT, f"--course={COURSE_ID}", exchange=exchange)
+    _as(student, "submit", course.ASSIGNMENT, f"--course={COURSE_ID}", exchange=exchange)
 
-    _as(instructor, "instructor", "collect", course.ASSIGNMENT, exchange=exchange)
+    _as(instructor, "collect", course.ASSIGNMENT, exchange=exchange)
     assert (
-        sorted(p.name for p in (instructor / "submitted" / "student01" / course.ASSIGNMENT).glob("*.ipynb"))
+        sorted(p.name for p in (instructor / "submitted" / STUDENT / course.ASSIGNMENT).glob("*.ipynb"))
         == course.notebook_names()
     )
-    run = grade_class(instructor, jobs=1, progress=False)
-    assert not run.failures, run.summary()
-    scores = course.read_scores(instructor)
-    assert scores.score.sum() == 18 and scores.set_index("grade_id").score["q12_neighbor_figure"] == 0
+    # A second student's work arrives as an LMS (Canvas) download instead: `make collect` takes it in.
+    archive = instructor / "downloaded" / course.ASSIGNMENT / "archive"
+    archive.mkdir(parents=True)
+    for number, name in enumerate(course.notebook_names()):
+        notebook = nbformat.read(student / course.ASSIGNMENT / name, as_version=4)
+        nbformat.write(notebook, archive / f"canvas02_4711_{900 + number}_{name}")
+    course.nbgrader(instructor, "zip_collect", course.ASSIGNMENT, "--force")
+    run = grade_class(instructor, jobs=2, progress=False)
+    assert not run.failures and len(run.graded) == 2, run.summary()
+    scores = course.read_scores(instructor).pivot_table(index="grade_id", columns="student", values="score")
+    assert scores.sum().to_dict() == {"canvas02": 18, STUDENT: 18}
+    assert scores.loc["q12_neighbor_figure"].tolist() == [0, 0]
     course.nbgrader(instructor, "generate_feedback", course.ASSIGNMENT, "--force")
-    _as(instructor, "instructor", "release_feedback", course.ASSIGNMENT, exchange=exchange)
+    _as(instructor, "release_feedback", course.ASSIGNMENT, exchange=exchange)
 
-    _as(student, "student01", "fetch_feedback", course.ASSIGNMENT, f"--course={COURSE_ID}", exchange=exchange)
+    _as(student, "fetch_feedback", course.ASSIGNMENT, f"--course={COURSE_ID}", exchange=exchange)
     pages = sorted((student / course.ASSIGNMENT / "feedback").glob("*/*.html"))
     assert [page.name for page in pages] == [name.replace(".ipynb", ".html") for name in course.notebook_names()]
     text = {page.name: html.unescape(re.sub(r"<[^>]+>", "", page.read_text())) for page in pages}

@@ -17,7 +17,10 @@ import pytest
 from grading import sandbox, shortcuts
 from helpers.config import PROJECT_ROOT
 
-pytestmark = pytest.mark.skipif(sandbox.unavailable_reason() is not None, reason=str(sandbox.unavailable_reason()))
+pytestmark = [
+    pytest.mark.slow,  # every case starts a sandboxed interpreter
+    pytest.mark.skipif(sandbox.unavailable_reason() is not None, reason=str(sandbox.unavailable_reason())),
+]
 
 CALL = "import numpy as np\nfrom helpers import store\n"
 
