@@ -9,7 +9,7 @@ DATA ?=
 ASSIGNMENT := lab5
 NBGRADER := $(BIN)/nbgrader
 
-.PHONY: setup java-check sandbox-check spark-archive handout demo test test-fast lint format bench bench-scale cluster-demo ui release collect autograde feedback grades clean
+.PHONY: setup java-check sandbox-check spark-archive handout demo test test-fast lint format bench bench-scale cluster-demo ui release collect autograde feedback release-feedback grades clean
 
 setup: java-check sandbox-check $(INSTALLED)
 
@@ -68,6 +68,10 @@ autograde: setup
 
 feedback: setup
 	$(NBGRADER) generate_feedback $(ASSIGNMENT) --force
+
+# Exchange (JupyterHub) students fetch it with Fetch Feedback; LMS-collected students are listed.
+release-feedback: setup
+	$(BIN)/python -m grading release-feedback
 
 grades: setup
 	$(NBGRADER) export --to grades.csv

@@ -53,5 +53,6 @@ c.IgnorePattern.pattern = (
 )
 
 # `make collect`: LMS downloads (Canvas names them student_userid_submissionid_file.ipynb, with
-# "late_" after the student on late work) go to downloaded/lab5/archive/ as zips or files.
-c.FileNameCollectorPlugin.named_regexp = r"^(?P<student_id>[^_]+)_(?:late_)?\d+_\d+_(?P<file_id>.+)$"
+# "late_" after the student on late work) go to downloaded/lab5/archive/ as zips or files. nbgrader
+# matches the regexp against each extracted file's absolute path, hence the leading ".*/".
+c.FileNameCollectorPlugin.named_regexp = r".*/(?P<student_id>[^/_]+)_(?:late_)?\d+_\d+_(?P<file_id>[^/]+)$"

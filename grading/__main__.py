@@ -32,6 +32,8 @@ def main(argv: list[str] | None = None) -> int:
     roundtrip.add_argument("--jobs", type=int, help="submissions graded at once (default: the number of cores)")
     handout = commands.add_parser("handout", help="write the student hand-out zip (no answers, checked)")
     handout.add_argument("--out", type=Path, default=PROJECT_ROOT / "dist" / "lab5-handout.zip")
+    release = commands.add_parser("release-feedback", help="return feedback/ through the exchange, list LMS students")
+    release.add_argument("--course", type=Path, default=PROJECT_ROOT)
     check = commands.add_parser("check", help="report missing or renamed notebooks in submitted/")
     check.add_argument("--course", type=Path, default=PROJECT_ROOT)
     arguments = parser.parse_args(argv)
@@ -50,6 +52,12 @@ def main(argv: list[str] | None = None) -> int:
         from grading.roundtrip import report
 
         return report(arguments.course, arguments.jobs)
+    if arguments.command == "release-feedback":
+        from grading.course import ASSIGNMENT, release_feedback
+
+        for student in release_feedback(arguments.course):
+            print(f"{student}: collected from an LMS; upload feedback/{student}/{ASSIGNMENT}/*.html there")
+        return 0
     from grading.course import submission_problems
 
     print("\n".join(submission_problems(arguments.course)) or "every submission has all notebooks")

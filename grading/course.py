@@ -121,6 +121,20 @@ def submission_problems(course: Path) -> list[str]:
     return problems
 
 
+def release_feedback(course: Path, *options: str) -> list[str]:
+    """Release feedback through the exchange to students who submitted through it; return the others.
+
+    nbgrader's release_feedback stops at the first student without ``submission_secret.txt``: work
+    collected from an LMS has none, and its feedback pages go back through that LMS instead.
+    """
+    feedback = sorted((course / "feedback").glob(f"*/{ASSIGNMENT}"))
+    through_lms = [folder.parent.name for folder in feedback if not (folder / "submission_secret.txt").exists()]
+    if len(through_lms) < len(feedback):
+        excluded = [f"--CourseDirectory.student_id_exclude={','.join(through_lms)}"] if through_lms else []
+        nbgrader(course, "release_feedback", ASSIGNMENT, *excluded, *options)
+    return through_lms
+
+
 def read_scores(course: Path) -> pd.DataFrame:
     """One row per student and test cell: notebook, grade_id, score, max_score (from the gradebook)."""
     from nbgrader.api import Gradebook

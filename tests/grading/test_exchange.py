@@ -82,7 +82,7 @@ def test_the_jupyterhub_exchange_round_trip(tmp_path):
     assert scores.sum().to_dict() == {"canvas02": 18, STUDENT: 18}
     assert scores.loc["q12_neighbor_figure"].tolist() == [0, 0]
     course.nbgrader(instructor, "generate_feedback", course.ASSIGNMENT, "--force")
-    _as(instructor, "release_feedback", course.ASSIGNMENT, exchange=exchange)
+    assert course.release_feedback(instructor, f"--Exchange.root={exchange}") == ["canvas02"]
 
     _as(student, "fetch_feedback", course.ASSIGNMENT, f"--course={COURSE_ID}", exchange=exchange)
     pages = sorted((student / course.ASSIGNMENT / "feedback").glob("*/*.html"))
