@@ -81,10 +81,15 @@ def build_or_load(
     dataset = lab_dataset(data_dir)
     names = dataset.usable_labels()["image"].tolist()
     weights, note = choose_weights(backbone)
-    embedder = Embedder(backbone, weights, precision="auto")
+    # fp32: bf16 would change which neighbours the page shows (README "Performance").
+    embedder = Embedder(backbone, weights, precision="fp32")
     # By name, size and mtime: an edited dataset gets a new index without reading every image first.
     key = cache.key(
-        dataset.image_dir.resolve(), weights, backbone, cache.files_key(map(dataset.image_path, names), False)
+        dataset.image_dir.resolve(),
+        weights,
+        backbone,
+        embedder.precision,
+        cache.files_key(map(dataset.image_path, names), False),
     )
     folder = cache_dir() / "index" / key
     built = not (folder / "index.json").is_file()

@@ -51,10 +51,11 @@ def run(
     names = labels["image"].tolist()
     if distributed:
         images = lab_spark.image_files_df(spark, dataset.image_dir, names)
-        raw = lab_spark.embed_images_df(images, backbone, weights, precision="auto")
+        raw = lab_spark.embed_images_df(images, backbone, weights, precision="fp32")
         where = f"on the executors of {spark.sparkContext.master}"
     else:
-        embedded = Embedder(backbone, weights, precision="auto").embed_folder(
+        # fp32: bf16 would change which neighbours the demo prints (README "Performance").
+        embedded = Embedder(backbone, weights, precision="fp32").embed_folder(
             dataset.image_dir, names, draft=True, progress=True
         )
         for name, reason in embedded.failures.items():

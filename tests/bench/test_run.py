@@ -12,9 +12,10 @@ from helpers import spark as lab_spark
 pytestmark = pytest.mark.slow
 
 
-def test_tiny_bench_writes_all_keys_and_plots(default_dataset, tmp_path):
+def test_tiny_bench_writes_all_keys_and_plots(spark, default_dataset, tmp_path):
     """24 images, 2x2 LSH settings, no grading: latest.json has the documented keys, plots exist, and the
-    sections of ``make bench-scale`` in an earlier latest.json are kept.
+    sections of ``make bench-scale`` in an earlier latest.json are kept. The session's ``spark`` comes
+    first, so that the bench joins it instead of starting one under its own name for the files that follow.
     """
     (tmp_path / "latest.json").write_text(json.dumps({"lsh_scaling": [{"rows": 10000}], "embedding": {}}))
     result = bench.run(default_dataset.root, 24, 5, tmp_path, [0.02, 0.08], [1, 2], grading=False)

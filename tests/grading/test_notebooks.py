@@ -128,7 +128,7 @@ def test_validate_passes_on_solutions_and_fails_on_release(tmp_path):
     """`nbgrader validate` passes the solution notebooks and `--invert` passes the untouched release."""
     course_dir = course.prepare_course(tmp_path / "course")
     release = course.generate_release(course_dir)
-    solution = course.submit(course_dir, "solution", golden.golden_submissions(release)["solution"])
+    solution = course.submit(course_dir, "solution", golden.make_submission(release, golden.GOLDEN["solution"]))
     passed = course.nbgrader(course_dir, "validate", *sorted(str(p) for p in solution.glob("*.ipynb")), check=False)
     assert passed.returncode == 0 and "Success! Your notebook passes all the tests." in passed.stdout, passed.stdout[
         -3000:

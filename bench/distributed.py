@@ -1,0 +1,124 @@
+"""Distributed embedding measured: ``embed_images_df`` on ``local[N]`` and on a real standalone cluster.
+
+``python -m bench.distributed --master URL --data DIR --names FILE`` is the driver that ``on_cluster``
+starts in a fresh process (a process keeps the master its first session had); it prints one JSON line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+from pyspark.sql import SparkSession
+
+from helpers import spark as lab_spark
+from tools.cluster import StandaloneCluster
+
+
+def tree_cpu_seconds(root: int | None = None) -> float:
+    """CPU seconds used so far by a process and all its descendants (default: this process): the JVMs,
+    Python workers and cluster daemons this run started. Unlike wall time, other work on the machine
+    barely changes it.
+    """
+    total = 0.0
+    parent = psutil.Process(root)
+    for process in [parent, *parent.children(recursive=True)]:
+        try:
+            times = process.cpu_times()
+        except psutil.NoSuchProcess:
+            continue
+        total += times.user + times.system
+    return total
+
+
+def pass_seconds(
+    spark: SparkSession, image_dir: Path, names: list[str], weights: str, precision: str, batch_size: int
+) -> float:
+    """Seconds for one distributed pass: every image read, decoded and embedded on the executors."""
+    started = time.perf_counter()
+    raw = lab_spark.embed_images_df(
+        lab_spark.image_files_df(spark, image_dir, names), weights=weights, precision=precision, batch_size=batch_size
+    )
+    embedded = raw.count()  # the row count depends on the Python function, so Spark must run it for every file
+    seconds = time.perf_counter() - started
+    if embedded != len(names):
+        raise RuntimeError(f"embedded {embedded} of {len(names)} images")
+    return seconds
+
+
+def measure(
+    spark: SparkSession,
+    image_dir: Path,
+    names: list[str],
+    weights: str,
+    precision: str,
+    batch_size: int,
+    root: int | None = None,
+) -> dict:
+    """A warm-up pass (Python workers start, each loads the model once), then two steady-state passes,
+    timed and with the CPU seconds of every process under ``root`` (default: this one).
+    """
+    warmup = pass_seconds(spark, image_dir, names, weights, precision, batch_size)
+    cpu = tree_cpu_seconds(root)
+    passes = [pass_seconds(spark, image_dir, names, weights, precision, batch_size) for _ in range(2)]
+    cpu = tree_cpu_seconds(root) - cpu
+    steady = statistics.median(passes)
+    cores = spark.sparkContext.defaultParallelism
+    return {
+        "master": spark.sparkContext.master,
+        "cores": cores,
+        "warmup_img_per_s": len(names) / warmup,
+        "img_per_s": len(names) / steady,
+        "per_core_img_per_s": len(names) / steady / cores,
+        "img_per_cpu_s": len(passes) * len(names) / cpu,
+        "passes_img_per_s": [len(names) / seconds for seconds in passes],
+        "load_average": os.getloadavg()[0],  # other work on the machine slows every figure of the run
+    }
+
+
+def on_cluster(
+    image_dir: Path, names: list[str], weights: str, precision: str, batch_size: int, cores: int = 2
+) -> dict:
+    """:func:`measure` on a standalone master + worker with ``cores`` executor cores, from a fresh driver."""
+    with StandaloneCluster(cores=cores, memory="4g") as cluster:
+        names_file = cluster.work / "names.json"
+        names_file.write_text(json.dumps(names))
+        command = [sys.executable, "-m", "bench.distributed", "--master", cluster.master_url, "--data", str(image_dir)]
+        command += ["--names", str(names_file), "--weights", weights, "--precision", precision]
+        command += ["--batch-size", str(batch_size), "--cpu-root", str(os.getpid())]
+        result = subprocess.run(command, capture_output=True, text=True, timeout=1800)
+    if result.returncode != 0:
+        raise RuntimeError(f"the cluster driver failed:\n{result.stderr[-3000:]}")
+    return {**json.loads(result.stdout.strip().splitlines()[-1]), "executor_cores": cores}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """The cluster's driver: measure, print one JSON line."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--master", required=True)
+    parser.add_argument("--data", type=Path, required=True, help="folder of the images")
+    parser.add_argument("--names", type=Path, required=True, help="JSON list of the file names to embed")
+    parser.add_argument("--weights", default="random")
+    parser.add_argument("--precision", default="auto")
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--cpu-root", type=int, help="count the CPU of this process tree (the cluster's and ours)")
+    arguments = parser.parse_args(argv)
+    spark = lab_spark.get_spark("lab5-bench-cluster", master=arguments.master)
+    names = json.loads(arguments.names.read_text())
+    result = measure(
+        spark, arguments.data, names, arguments.weights, arguments.precision, arguments.batch_size, arguments.cpu_root
+    )
+    spark.stop()
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
