@@ -16,6 +16,10 @@ from grading.autograde import ClassRun, grade_class
 from grading.course import ASSIGNMENT, generate_release, nbgrader, prepare_course, read_scores, score_table, submit
 from grading.golden import GOLDEN, Crafted, make_submission
 
+#: For tests: CPU seconds a cell may use, ~6x the heaviest correct cell (Q3, about 3.4 s), so that
+#: never-ending cells stop sooner than under the production limit and the suite stays short.
+QUICK_CPU_LIMIT = ("--SandboxedExecute.cpu_timeout=20",)
+
 
 def round_trip(
     course: Path, submissions: dict[str, Crafted] | None = None, jobs: int | None = None, options: tuple[str, ...] = ()

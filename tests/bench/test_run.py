@@ -58,14 +58,16 @@ def test_tiny_bench_writes_all_keys_and_plots(spark, default_dataset, tmp_path):
     ).stat().st_size > 0
 
 
-def test_grading_sections_are_merged_when_bench_grading_exists(monkeypatch, tmp_path):
-    """With grading on, run() merges what bench.grading.measure(work) returns; without the module, nothing."""
-    import sys
-    import types
+def test_synthetic_class_varies_answers_and_expects_their_cost():
+    """The bench's class: the golden submissions plus varied copies, each wrong variant expected to cost points."""
+    from bench.grading import VARIANTS, synthetic_class
+    from grading.golden import GOLDEN
 
-    module = types.ModuleType("bench.grading")
-    module.measure = lambda work: {"grading": {"work_exists": work.is_dir()}}
-    monkeypatch.setitem(sys.modules, "bench.grading", module)
-    assert bench.grading_sections(tmp_path) == {"grading": {"work_exists": True}}
-    monkeypatch.setitem(sys.modules, "bench.grading", None)  # an import of it now fails
-    assert bench.grading_sections(tmp_path) == {}
+    submissions = synthetic_class(24)
+    assert len(submissions) == 24 and set(GOLDEN) <= set(submissions)
+    copies = [crafted for name, crafted in submissions.items() if name not in GOLDEN]
+    assert len({tuple(sorted(crafted.answers.items())) for crafted in copies}) > len(VARIANTS)
+    wrong_q9 = [crafted for crafted in copies if "q9_answer" in crafted.answers]
+    assert wrong_q9 and all("q12_neighbor_figure" in crafted.loses for crafted in wrong_q9)
+    right_only = [crafted for crafted in copies if not {"q9_answer", "q11_answer"} & set(crafted.answers)]
+    assert right_only and all(crafted.loses == () for crafted in right_only)

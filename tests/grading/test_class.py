@@ -2,8 +2,8 @@
 
 One course, graded in two rounds. Round 1 grades an honest student alone; then the course is
 fingerprinted (source, gradebook rows, other students' files). Round 2 grades everyone else two at a
-time: the golden submissions, every attack of ``grading.attacks`` and the misbehaving ones, next to
-a second honest student. Every test below reads that one run.
+time: the golden submissions (their correct "solution" is the second honest student), every attack of
+``grading.attacks`` and the misbehaving ones. Every test below reads that one run.
 """
 
 from __future__ import annotations
@@ -25,8 +25,7 @@ from grading.gradebook import url
 
 pytestmark = pytest.mark.slow
 
-#: CPU seconds a cell may use here: ~5x the heaviest correct cell, so endless loops stop sooner than in production.
-OPTIONS = ("--SandboxedExecute.cpu_timeout=40",)
+OPTIONS = roundtrip.QUICK_CPU_LIMIT
 
 
 class Listener:
@@ -78,10 +77,11 @@ def graded(tmp_path_factory):
     """The class, graded in two rounds, with the world outside fingerprinted in between."""
     course_dir = tmp_path_factory.mktemp("class") / "course"
     listener = Listener()
-    honest = {"honest": golden.GOLDEN["solution"]}
+    # Notebooks 1 and 2 hold the most points and the cells the attacks go after; the golden "solution"
+    # of round 2 is the second honest student, with all four notebooks.
+    honest = {"honest": golden.Crafted(notebooks=(attacks.NB1, attacks.NB2))}
     everyone = {
         **golden.GOLDEN,
-        "honest_after": golden.GOLDEN["solution"],
         **attacks.SHORTCUTS,
         "tampering": attacks.TAMPERING,
         "escapes": attacks.escapes(listener.port, str(course_dir)),

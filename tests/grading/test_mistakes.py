@@ -19,7 +19,7 @@ def graded(tmp_path_factory):
     """All mistakes, packed into a few submissions, graded two at a time."""
     submissions = mistakes.submissions()
     course_dir = tmp_path_factory.mktemp("mistakes") / "course"
-    scores, run = roundtrip.round_trip(course_dir, submissions, jobs=2, options=("--SandboxedExecute.cpu_timeout=40",))
+    scores, run = roundtrip.round_trip(course_dir, submissions, jobs=2, options=roundtrip.QUICK_CPU_LIMIT)
     return course_dir, submissions, scores, run
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from grading import course, golden
+from grading import course
 from helpers.config import PROJECT_ROOT
 
 ROOT = PROJECT_ROOT
@@ -124,16 +124,14 @@ def test_jupyterlab_has_the_nbgrader_extension():
 
 
 @pytest.mark.slow
-def test_validate_passes_on_solutions_and_fails_on_release(tmp_path):
-    """`nbgrader validate` passes the solution notebooks and `--invert` passes the untouched release."""
+def test_validate_invert_passes_on_the_release(tmp_path):
+    """`nbgrader validate --invert` passes the untouched release: every stub fails its tests.
+
+    The solutions' side is covered twice elsewhere: nbval runs source/, and the golden solution
+    scores full marks when the class is graded (tests/grading/test_class.py).
+    """
     course_dir = course.prepare_course(tmp_path / "course")
     release = course.generate_release(course_dir)
-    solution = course.submit(course_dir, "solution", golden.make_submission(release, golden.GOLDEN["solution"]))
-    passed = course.nbgrader(course_dir, "validate", *sorted(str(p) for p in solution.glob("*.ipynb")), check=False)
-    assert passed.returncode == 0 and "Success! Your notebook passes all the tests." in passed.stdout, passed.stdout[
-        -3000:
-    ]
-    assert "failed" not in passed.stdout.lower()
     inverted = course.nbgrader(
         course_dir, "validate", "--invert", *sorted(str(p) for p in release.glob("*.ipynb")), check=False
     )

@@ -200,15 +200,23 @@ def _interrupt_after_first_batch(arguments: list[str], out: Path, send: signal.S
     return process
 
 
+RESUMABLE = ["--limit", "120", "--batch-size", "8"]
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(default_dataset, tmp_path_factory) -> Path:
+    """The output of one uninterrupted run, the reference for both kinds of interruption."""
+    reference = tmp_path_factory.mktemp("reference") / "vectors.csv"
+    assert run_cli(str(default_dataset.root), *RESUMABLE, "--out", str(reference)).returncode == EXIT_OK
+    return reference
+
+
 @pytest.mark.parametrize("send", [signal.SIGINT, signal.SIGKILL], ids=["ctrl-c", "killed"])
-def test_interrupted_run_resumes_to_the_same_output(default_dataset, tmp_path, send):
+def test_interrupted_run_resumes_to_the_same_output(default_dataset, uninterrupted, tmp_path, send):
     """After Ctrl-C or a kill, no output exists under the final name; a second run skips saved batches
     and writes exactly the bytes an uninterrupted run writes.
     """
-    arguments = [str(default_dataset.root), "--limit", "200", "--batch-size", "8"]
-    reference = tmp_path / "reference" / "vectors.csv"
-    assert run_cli(*arguments, "--out", str(reference)).returncode == EXIT_OK
-
+    arguments = [str(default_dataset.root), *RESUMABLE]
     out = tmp_path / "resumed" / "vectors.csv"
     out.parent.mkdir()
     process = _interrupt_after_first_batch([*arguments, "--out", str(out)], out, send)
@@ -224,5 +232,5 @@ def test_interrupted_run_resumes_to_the_same_output(default_dataset, tmp_path, s
     resumed = run_cli(*arguments, "--out", str(out))
     assert resumed.returncode == EXIT_OK, resumed.stderr
     assert f"resuming: {saved * 8} images already embedded" in resumed.stdout
-    assert out.read_bytes() == reference.read_bytes()
+    assert out.read_bytes() == uninterrupted.read_bytes()
     assert not (out.parent / f".{out.name}.partial").exists()
