@@ -95,14 +95,19 @@ def _captions(page) -> list[str]:
     return [text.strip() for text in page.locator('[data-testid="stImageCaption"]').all_inner_texts()]
 
 
+def _result_captions(page) -> list[str]:
+    """The captions once the query and its 5 neighbours are on the page (Streamlit draws them one by one)."""
+    page.wait_for_function("document.querySelectorAll('[data-testid=\"stImageCaption\"]').length >= 6", timeout=60_000)
+    return _captions(page)
+
+
 def test_upload_shows_five_neighbours_with_the_image_itself_first(page, default_dataset):
     """Uploading a dataset image shows 5 results, the first being that image; nothing is written to the dataset."""
     before = sorted(default_dataset.image_dir.iterdir())
     name = default_dataset.usable_labels()["image"].iloc[11]
     page.locator('input[type="file"]').set_input_files(str(default_dataset.image_path(name)))
     page.get_by_text("The 5 most similar images").wait_for(timeout=60_000)
-    page.wait_for_function("document.querySelectorAll('[data-testid=\"stImageCaption\"]').length >= 6", timeout=60_000)
-    captions = _captions(page)
+    captions = _result_captions(page)
     artifacts_dir().mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(artifacts_dir() / "webapp_results.png"), full_page=True)
     results = [c for c in captions if "distance" in c]
@@ -123,4 +128,4 @@ def test_corrupt_upload_gets_a_message_and_the_app_keeps_working(page, default_d
     page.screenshot(path=str(artifacts_dir() / "webapp_corrupt_upload.png"), full_page=True)
     page.get_by_role("button", name="Pick a random image from the dataset").click()
     page.get_by_text("random pick:").wait_for(timeout=60_000)
-    assert len([c for c in _captions(page) if "distance" in c]) == 5
+    assert len([c for c in _result_captions(page) if "distance" in c]) == 5

@@ -1,9 +1,11 @@
 """A whole class graded at once, sandboxed and in parallel: golden, attacking and misbehaving submissions.
 
-One course, graded in two rounds. Round 1 grades an honest student alone; then the course is
-fingerprinted (source, gradebook rows, other students' files). Round 2 grades everyone else two at a
-time: the golden submissions (their correct "solution" is the second honest student), every attack of
-``grading.attacks`` and the misbehaving ones. Every test below reads that one run.
+One course, graded in two rounds. Round 1 grades an honest student and a misbehaving one, one at a
+time; then the course is fingerprinted (source, gradebook rows, other students' files). Round 2
+grades everyone else two at a time: the golden submissions, every attack of ``grading.attacks`` and
+the misbehaving ones. Two of them are round 1's answers under other names (the golden "solution"
+and "kernel_dies"), so the rounds also compare sequential with parallel grading cell by cell. Every
+test below reads that one run.
 """
 
 from __future__ import annotations
@@ -79,7 +81,10 @@ def graded(tmp_path_factory):
     listener = Listener()
     # Notebooks 1 and 2 hold the most points and the cells the attacks go after; the golden "solution"
     # of round 2 is the second honest student, with all four notebooks.
-    honest = {"honest": golden.Crafted(notebooks=(attacks.NB1, attacks.NB2))}
+    honest = {
+        "honest": golden.Crafted(notebooks=(attacks.NB1, attacks.NB2)),
+        "kernel_dies_alone": attacks.MISBEHAVING["kernel_dies"],
+    }
     everyone = {
         **golden.GOLDEN,
         **attacks.SHORTCUTS,
@@ -209,14 +214,15 @@ def test_feedback_shows_messages_but_never_hidden_tests(graded):
     assert "hidden tests are not shown" in wrong and "cropped" in wrong
 
 
-def test_grading_one_at_a_time_gives_the_same_scores(graded, tmp_path):
-    """The same golden and misbehaving submissions graded with JOBS=1: every cell scores as with JOBS=2."""
-    chosen = {student: graded["submissions"][student] for student in ("wrong_model", "kernel_dies")}
-    scores, run = roundtrip.round_trip(tmp_path / "course", chosen, jobs=1, options=OPTIONS)
-    assert run.jobs == 1 and not run.failures
-    parallel = graded["scores"][graded["scores"].student.isin(list(chosen))]
-    key = ["student", "grade_id"]
-    assert (
-        scores.sort_values(key)[[*key, "score"]].values.tolist()
-        == parallel.sort_values(key)[[*key, "score"]].values.tolist()
-    )
+def test_grading_one_at_a_time_gives_the_same_scores(graded):
+    """Round 1 (JOBS=1) and round 2 (JOBS=2) graded the same golden and misbehaving answers: every cell alike."""
+    assert graded["runs"][0].jobs == 1 and graded["runs"][1].jobs == 2
+    scores = graded["scores"]
+    for alone, together in (("honest", "solution"), ("kernel_dies_alone", "kernel_dies")):
+        submitted = graded["submissions"][alone].notebooks
+        cells = scores[scores.notebook.isin([name.removesuffix(".ipynb") for name in submitted])]
+        sequential, parallel = (
+            cells[cells.student == student].sort_values("grade_id")[["grade_id", "score"]].values.tolist()
+            for student in (alone, together)
+        )
+        assert len(sequential) >= 5 and sequential == parallel, alone

@@ -18,16 +18,16 @@ from grading import attacks, golden, roundtrip
 pytestmark = pytest.mark.slow
 
 
+#: A busy loop that ends by itself after 30 minutes, even if the test that started it dies. It bounds
+#: itself rather than running under `timeout`: killing a `timeout` wrapper leaves its child spinning.
+BUSY_LOOP = "import time\nend = time.monotonic() + 1800\nwhile time.monotonic() < end:\n    pass\n"
+
+
 @pytest.fixture
 def busy_machine():
-    """One busy loop per core (every core busy: grading gets about half of each), bounded (``timeout``)
-    so that they end even if the test dies; stopped after the test.
-    """
-    loops = [
-        subprocess.Popen(["timeout", "1800", sys.executable, "-c", "while True: pass"])
-        for _ in range(os.cpu_count() or 1)
-    ]
-    yield len(loops)
+    """One busy loop per core (every core busy: grading gets about half of each), stopped after the test."""
+    loops = [subprocess.Popen([sys.executable, "-c", BUSY_LOOP]) for _ in range(os.cpu_count() or 1)]
+    yield loops
     for loop in loops:
         loop.kill()
         loop.wait()
@@ -40,5 +40,6 @@ def test_correct_work_keeps_its_points_on_a_saturated_machine(busy_machine, tmp_
         "infinite_loop": attacks.MISBEHAVING["infinite_loop"],
     }
     scores, run = roundtrip.round_trip(tmp_path / "course", submissions, jobs=2, options=roundtrip.QUICK_CPU_LIMIT)
+    assert all(loop.poll() is None for loop in busy_machine), "a busy loop ended before grading did"
     assert not run.failures, run.summary()
     assert roundtrip.mismatches(scores, submissions) == []
