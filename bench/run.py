@@ -432,17 +432,23 @@ def run(
         for key in ("default", "best"):
             lsh[key]["latency_ratio_to_original"] = lsh[key]["query_ms"] / lsh["original"]["query_ms"]
         result["lsh"] = lsh
+        # Written now and again after the grading section: if grading fails, the rest is kept.
+        save(result, out)
         if grading:
             result.update(grading_bench.measure(work, class_size))
+            save(result, out)
+    for name, verdict in result["targets"].items():
+        print(f"{name}: {verdict}")
+    return result
 
+
+def save(result: dict, out: Path) -> None:
+    """Add the verdicts and an earlier run's scale study to ``result``; write latest.json and the plots."""
     result["targets"] = targets(result)
     result.update(previous_scale_study(out))
     out.mkdir(parents=True, exist_ok=True)
     plots(result, out)
     (out / "latest.json").write_text(json.dumps(result, indent=2))
-    for name, verdict in result["targets"].items():
-        print(f"{name}: {verdict}")
-    return result
 
 
 def targets(result: dict) -> dict:

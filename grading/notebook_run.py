@@ -114,6 +114,7 @@ class NotebookRun:
         self.runtime = Path(tempfile.mkdtemp(prefix="lab5-"))
         self.exports = self.runtime / "exports"
         self.exports.mkdir()
+        (self.runtime / "kernel").mkdir()  # the kernel's IPC sockets, sandboxed or not
         self.user = sandbox.SandboxUser() if settings.sandboxed and sandbox.running_as_root() else None
         self.uid = self.user.uid if self.user else None
         self._lock = threading.Lock()
@@ -124,7 +125,6 @@ class NotebookRun:
         self._listener.start()
         if self.uid is not None:
             self.runtime.chmod(0o711)
-            (self.runtime / "kernel").mkdir()
             for path in (self.exports, self.runtime / "kernel"):
                 os.chown(path, self.uid, self.uid)
             _chown_tree(folder, self.uid)

@@ -27,11 +27,16 @@ from helpers.java import require_java
 HOST = "127.0.0.1"
 
 
-def free_port() -> int:
-    """A TCP port nobody listens on right now."""
-    with socket.socket() as probe:
-        probe.bind((HOST, 0))
-        return probe.getsockname()[1]
+def free_ports(count: int) -> list[int]:
+    """``count`` different TCP ports nobody listens on right now (held together while chosen, so none repeats)."""
+    probes = [socket.socket() for _ in range(count)]
+    try:
+        for probe in probes:
+            probe.bind((HOST, 0))
+        return [probe.getsockname()[1] for probe in probes]
+    finally:
+        for probe in probes:
+            probe.close()
 
 
 class StandaloneCluster:
@@ -39,11 +44,14 @@ class StandaloneCluster:
 
     def __init__(self, cores: int = 2, memory: str = "4g"):
         self.cores, self.memory = cores, memory
-        self.port, self.ui_port, self.worker_ui_port = free_port(), free_port(), free_port()
-        self.master_url = f"spark://{HOST}:{self.port}"
-        self.ui_url = f"http://{HOST}:{self.ui_port}"
+        self._choose_ports()
         self.processes: list[subprocess.Popen] = []
         self.work = Path(tempfile.mkdtemp(prefix="lab5-cluster-"))
+
+    def _choose_ports(self) -> None:
+        self.port, self.ui_port, self.worker_ui_port = free_ports(3)
+        self.master_url = f"spark://{HOST}:{self.port}"
+        self.ui_url = f"http://{HOST}:{self.ui_port}"
 
     def _start(self, name: str, *arguments: str) -> None:
         spark_class = Path(pyspark.__file__).parent / "bin" / "spark-class"
@@ -53,6 +61,9 @@ class StandaloneCluster:
             "SPARK_LOCAL_IP": HOST,
             "SPARK_LOG_DIR": str(self.work),
             "PYSPARK_PYTHON": sys.executable,
+            # A port taken meanwhile (by another program) must stop the daemon, not move it silently to
+            # the next port, where ui_url would find some other server: start() then tries new ports.
+            "SPARK_DAEMON_JAVA_OPTS": "-Dspark.port.maxRetries=0",
         }
         log = (self.work / f"{name}.log").open("w")
         self.processes.append(
@@ -73,10 +84,18 @@ class StandaloneCluster:
     def __enter__(self) -> StandaloneCluster:
         return self.start()
 
-    def start(self) -> StandaloneCluster:
-        """Start the master and the worker and wait until the worker has registered."""
+    def start(self, attempts: int = 3) -> StandaloneCluster:
+        """Start the master and the worker and wait until the worker has registered (new ports on a clash)."""
         require_java()
         atexit.register(self.stop)  # a notebook kernel that exits early still stops the cluster
+        for attempt in range(attempts):
+            if attempt:
+                self._choose_ports()
+            if self._start_once():
+                return self
+        raise RuntimeError(f"the Spark cluster did not come up in {attempts} attempts; see the logs in {self.work}")
+
+    def _start_once(self) -> bool:
         self._start(
             "master",
             "org.apache.spark.deploy.master.Master",
@@ -106,14 +125,14 @@ class StandaloneCluster:
         while time.monotonic() < deadline:
             try:
                 if any(w.get("state") == "ALIVE" for w in self.state().get("workers", [])):
-                    return self
-            except OSError:
+                    return True
+            except (OSError, ValueError):  # not listening yet, or not the master answering
                 pass
             if any(process.poll() is not None for process in self.processes):
                 break
             time.sleep(0.5)
         self.stop()
-        raise RuntimeError(f"the Spark cluster did not come up; see the logs in {self.work}")
+        return False
 
     def stop(self) -> None:
         """Stop the worker and the master (and everything they started)."""
