@@ -7,7 +7,6 @@ Tests that run notebooks, autograde, start a cluster or drive a browser are mark
 from __future__ import annotations
 
 import os
-import socket
 import time
 import urllib.request
 
@@ -25,6 +24,7 @@ from helpers.config import shared_dir
 from helpers.data import Dataset, find_dataset
 from helpers.default_dataset import ensure_default_dataset
 from helpers.embedder import Embedder
+from tools.cluster import free_ports
 
 #: ../shared beside the checkout: real data and models that the repository may not contain.
 MINI_DATASET_DIR = shared_dir() / "data" / "stanford-cars-mini"
@@ -126,9 +126,7 @@ BROWSER_FLAGS = [
 
 def free_port() -> int:
     """A TCP port on the loopback nobody listens on right now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+    return free_ports(1)[0]
 
 
 def wait_for_http(url: str, seconds: float = 180) -> None:

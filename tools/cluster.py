@@ -93,9 +93,10 @@ class StandaloneCluster:
                 self._choose_ports()
             if self._start_once():
                 return self
-        raise RuntimeError(f"the Spark cluster did not come up in {attempts} attempts; see the logs in {self.work}")
+        raise RuntimeError(f"a Spark daemon exited {attempts} times on start; see the logs in {self.work}")
 
     def _start_once(self) -> bool:
+        """True once the worker registered; False if a daemon exited (a port taken meanwhile): try new ports."""
         self._start(
             "master",
             "org.apache.spark.deploy.master.Master",
@@ -129,10 +130,11 @@ class StandaloneCluster:
             except (OSError, ValueError):  # not listening yet, or not the master answering
                 pass
             if any(process.poll() is not None for process in self.processes):
-                break
+                self.stop()
+                return False
             time.sleep(0.5)
         self.stop()
-        return False
+        raise RuntimeError(f"the Spark worker did not register within 90 s; see the logs in {self.work}")
 
     def stop(self) -> None:
         """Stop the worker and the master (and everything they started)."""
