@@ -14,9 +14,12 @@ c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedE
 # Student code is untrusted: every kernel runs in a bubblewrap sandbox, a cell is stopped after
 # SandboxedExecute.cpu_timeout seconds of CPU time (scaled with LAB_SUBSET; load-independent), and test
 # verdicts are computed outside the kernel (grading/preprocessors/sandboxed_execute.py, README
-# "Grading integrity"). Execute.timeout is wall-clock time: only a backstop for code that sleeps.
+# "Grading integrity"). Execute.timeout is wall-clock time: only a backstop for code that sleeps. A
+# kernel that dies on start is noticed at once, so its wall-clock startup_timeout is a backstop too
+# (nbclient's 60 s could be exceeded on a loaded grading machine and fail a whole notebook).
 c.SandboxedExecute.cpu_timeout = 120
 c.Execute.timeout = 1800
+c.Execute.startup_timeout = 600
 c.Execute.interrupt_on_timeout = True
 
 # A dead kernel costs only its cell (the kernel is restarted and the Setup cells re-run), and test

@@ -37,6 +37,13 @@ PAGE_CONFIG = """{
 }
 """
 
+#: Read by Validate from the folder JupyterLab starts in. nbgrader stops a cell after 30 s of wall-clock
+#: time by default: embedding every image (Q3) on a student's laptop may take longer than that.
+VALIDATE_CONFIG = """c = get_config()
+c.Execute.timeout = 900
+c.Execute.startup_timeout = 300
+"""
+
 
 def pins() -> list[str]:
     """The hand-out's requirements: the course's runtime pins plus JupyterLab and nbgrader, same versions."""
@@ -94,6 +101,7 @@ def files(release: Path) -> Iterator[tuple[str, bytes]]:
     yield "requirements.txt", ("\n".join(pins()) + "\n").encode()
     yield "environment.yml", _environment().encode()
     yield "jupyter/page_config.json", PAGE_CONFIG.encode()
+    yield "nbgrader_config.py", VALIDATE_CONFIG.encode()
     for path in sorted((PROJECT_ROOT / "helpers").iterdir()):
         if path.suffix in (".py", ".properties"):
             yield f"helpers/{path.name}", path.read_bytes()

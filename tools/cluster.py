@@ -17,6 +17,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
 import pyspark
@@ -93,10 +94,17 @@ class StandaloneCluster:
                 self._choose_ports()
             if self._start_once():
                 return self
-        raise RuntimeError(f"a Spark daemon exited {attempts} times on start; see the logs in {self.work}")
+        logs = "\n".join(f"--- {log.name}:\n{log.read_text()[-2000:]}" for log in sorted(self.work.glob("*.log")))
+        raise RuntimeError(f"a Spark daemon exited {attempts} times on start; its logs ({self.work}) end:\n{logs}")
 
     def _start_once(self) -> bool:
-        """True once the worker registered; False if a daemon exited (a port taken meanwhile): try new ports."""
+        """True once the worker registered; False if a daemon exited (a port taken meanwhile): try new ports.
+
+        The worker starts only once the master answers, so its first registration attempt finds the master:
+        a worker started alongside a slow master backs off for up to 90 s between attempts. Neither wait
+        has a deadline, because a loaded machine may take any time to start a JVM; both end when a daemon
+        exits, and the worker exits by itself once it has given up registering (Spark's own 16 attempts).
+        """
         self._start(
             "master",
             "org.apache.spark.deploy.master.Master",
@@ -107,6 +115,8 @@ class StandaloneCluster:
             "--webui-port",
             str(self.ui_port),
         )
+        if not self._wait_until(lambda state: True):
+            return False
         self._start(
             "worker",
             "org.apache.spark.deploy.worker.Worker",
@@ -122,19 +132,22 @@ class StandaloneCluster:
             "--work-dir",
             str(self.work / "work"),
         )
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline:
+        return self._wait_until(lambda state: any(w.get("state") == "ALIVE" for w in state.get("workers", [])))
+
+    def _wait_until(self, ready: Callable[[dict], bool]) -> bool:
+        """Poll this master's status until ``ready(status)``; False (daemons stopped) once any daemon has exited."""
+        while True:
             try:
-                if any(w.get("state") == "ALIVE" for w in self.state().get("workers", [])):
+                state = self.state()
+                # Only our own master counts: another server may answer on this port until ours exits.
+                if state.get("url") == self.master_url and ready(state):
                     return True
-            except (OSError, ValueError):  # not listening yet, or not the master answering
+            except (OSError, ValueError):  # not listening yet, or not a master answering
                 pass
             if any(process.poll() is not None for process in self.processes):
                 self.stop()
                 return False
             time.sleep(0.5)
-        self.stop()
-        raise RuntimeError(f"the Spark worker did not register within 90 s; see the logs in {self.work}")
 
     def stop(self) -> None:
         """Stop the worker and the master (and everything they started)."""

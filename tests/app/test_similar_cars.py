@@ -72,7 +72,7 @@ def app_url(tmp_path_factory, servers):
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        servers.wait_for_http(f"{url}/_stcore/health", 90)
+        servers.wait_for_http(f"{url}/_stcore/health", server)
     except BaseException:
         server.kill()
         raise
@@ -84,11 +84,18 @@ def app_url(tmp_path_factory, servers):
 @pytest.fixture(scope="module")
 def page(chromium, app_url):
     """A Chromium page on the app, once the index is loaded."""
-    page = chromium.new_page(viewport={"width": 1400, "height": 1100})
+    page = chromium.new_page()
     page.goto(app_url)
-    page.get_by_text("Upload a photo or pick a random image").wait_for(timeout=180_000)
+    _wait_for(page, "Upload a photo or pick a random image")
     yield page
     page.close()
+
+
+def _wait_for(page, text: str) -> None:
+    """Wait until ``text`` is on the page; fail with Streamlit's message if the app shows an error instead."""
+    error = page.get_by_test_id("stException")
+    page.get_by_text(text).or_(error).first.wait_for()
+    assert not error.count(), error.first.inner_text()
 
 
 def _captions(page) -> list[str]:
@@ -97,7 +104,10 @@ def _captions(page) -> list[str]:
 
 def _result_captions(page) -> list[str]:
     """The captions once the query and its 5 neighbours are on the page (Streamlit draws them one by one)."""
-    page.wait_for_function("document.querySelectorAll('[data-testid=\"stImageCaption\"]').length >= 6", timeout=60_000)
+    page.wait_for_function(
+        "document.querySelectorAll('[data-testid=\"stImageCaption\"]').length >= 6"
+        " || document.querySelector('[data-testid=\"stException\"]') !== null"
+    )
     return _captions(page)
 
 
@@ -106,7 +116,7 @@ def test_upload_shows_five_neighbours_with_the_image_itself_first(page, default_
     before = sorted(default_dataset.image_dir.iterdir())
     name = default_dataset.usable_labels()["image"].iloc[11]
     page.locator('input[type="file"]').set_input_files(str(default_dataset.image_path(name)))
-    page.get_by_text("The 5 most similar images").wait_for(timeout=60_000)
+    _wait_for(page, "The 5 most similar images")
     captions = _result_captions(page)
     artifacts_dir().mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(artifacts_dir() / "webapp_results.png"), full_page=True)
@@ -123,9 +133,9 @@ def test_corrupt_upload_gets_a_message_and_the_app_keeps_working(page, default_d
     corrupt = tmp_path / "corrupt.jpg"
     corrupt.write_bytes(whole[:200])
     page.locator('input[type="file"]').set_input_files(str(corrupt))
-    page.get_by_text("Could not use that file").wait_for(timeout=60_000)
+    _wait_for(page, "Could not use that file")
     assert "corrupt.jpg is not a readable JPEG or PNG image" in page.content()
     page.screenshot(path=str(artifacts_dir() / "webapp_corrupt_upload.png"), full_page=True)
     page.get_by_role("button", name="Pick a random image from the dataset").click()
-    page.get_by_text("random pick:").wait_for(timeout=60_000)
+    _wait_for(page, "random pick:")
     assert len([c for c in _result_captions(page) if "distance" in c]) == 5

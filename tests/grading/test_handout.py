@@ -48,6 +48,15 @@ def test_the_handout_holds_what_a_student_needs(handout_zip):
     assert "pip install ." in readme.split("\n\n")[1] and "jupyter lab" in readme.split("\n\n")[1]
 
 
+def test_validate_gives_a_laptop_time_to_embed(handout_zip, tmp_path):
+    """The hand-out's nbgrader_config.py lifts nbgrader's 30 s cell limit, which Q3's embedding could exceed."""
+    from traitlets.config.loader import PyFileConfigLoader
+
+    (tmp_path / "nbgrader_config.py").write_bytes(dict(_entries(handout_zip))["lab5-handout/nbgrader_config.py"])
+    config = PyFileConfigLoader("nbgrader_config.py", path=str(tmp_path)).load_config()
+    assert config.Execute.timeout >= 600 and config.Execute.startup_timeout >= 300
+
+
 def test_no_answers_in_the_handout(handout_zip):
     """No solution, hidden test, crafted answer, gradebook or instructor file anywhere in the zip."""
     assert handout.answers_in(_entries(handout_zip)) == []
@@ -189,20 +198,21 @@ def test_validate_in_jupyterlab_fails_the_blank_notebook_and_passes_the_answer(i
             f"--ServerApp.root_dir={folder}",
         ],
         env=environment,
+        cwd=folder,  # where the student README starts JupyterLab: Validate reads its nbgrader_config.py there
         stdout=log,
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
     try:
         url = f"http://127.0.0.1:{port}"
-        servers.wait_for_http(f"{url}/api/status?token={token}")
-        page = chromium.new_page(viewport={"width": 1400, "height": 1000})
+        servers.wait_for_http(f"{url}/api/status?token={token}", server)
+        page = chromium.new_page()
 
         def validate() -> str:
             page.goto(f"{url}/lab/tree/{ASSIGNMENT}/{notebook.name}?token={token}")
-            page.get_by_role("button", name="Validate").first.click(timeout=120_000)
+            page.get_by_role("button", name="Validate").first.click()
             dialog = page.locator(".jp-Dialog-content")
-            dialog.get_by_role("button").first.wait_for(timeout=600_000)
+            dialog.get_by_role("button").first.wait_for()
             text = dialog.inner_text()
             page.screenshot(path=str(tmp_path / f"validate-{len(list(tmp_path.glob('*.png')))}.png"))
             return text

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import socket
 import subprocess
 import sys
 import textwrap
@@ -13,7 +15,7 @@ from PIL import Image
 
 from helpers import spark as lab_spark
 from helpers.embedder import Embedder
-from tools.cluster import StandaloneCluster
+from tools.cluster import HOST, StandaloneCluster
 
 pytestmark = pytest.mark.slow
 
@@ -77,13 +79,10 @@ def cluster_result(sample):
     image_dir, names = sample
     with StandaloneCluster(cores=2, memory="3g") as cluster:
         environment = {"SPARK_MASTER": cluster.master_url, "LAB_SPARK_UI": "false"}
-        import os
-
         result = subprocess.run(
             [sys.executable, "-c", PIPELINE, str(image_dir), json.dumps(names)],
             capture_output=True,
             text=True,
-            timeout=600,
             env={**os.environ, **environment},
         )
         assert result.returncode == 0, result.stderr[-3000:]
@@ -130,6 +129,19 @@ def test_cluster_is_stopped_afterwards(cluster_result):
     """Leaving the block stops the master and the worker."""
     _, cluster, _, alive = cluster_result
     assert not alive and not cluster.processes
+
+
+def test_a_taken_port_moves_the_cluster_to_free_ones():
+    """A port taken by another program after it was chosen: the master exits, and the cluster starts on new ports."""
+    cluster = StandaloneCluster(cores=1, memory="1g")
+    with socket.create_server((HOST, cluster.ui_port)) as squatter:  # listens, never answers
+        taken = cluster.ui_port
+        with cluster:
+            assert cluster.ui_port != taken
+            assert cluster.state()["url"] == cluster.master_url
+            assert [worker["state"] for worker in cluster.state()["workers"]] == ["ALIVE"]
+        assert squatter.getsockname()[1] == taken
+    assert not cluster.processes
 
 
 def test_similarity_join_finds_planted_duplicates(spark, tmp_path, default_dataset):
