@@ -47,6 +47,7 @@ class StandaloneCluster:
         self.cores, self.memory = cores, memory
         self._choose_ports()
         self.processes: list[subprocess.Popen] = []
+        self.logs: list[Path] = []  # the daemons' logs of the current attempt
         self.work = Path(tempfile.mkdtemp(prefix="lab5-cluster-"))
 
     def _choose_ports(self) -> None:
@@ -64,9 +65,12 @@ class StandaloneCluster:
             "PYSPARK_PYTHON": sys.executable,
             # A port taken meanwhile (by another program) must stop the daemon, not move it silently to
             # the next port, where ui_url would find some other server: start() then tries new ports.
-            "SPARK_DAEMON_JAVA_OPTS": "-Dspark.port.maxRetries=0",
+            # The master's REST submission server is off: nothing here uses it, and its fixed port 6066
+            # is taken whenever another cluster runs on this machine.
+            "SPARK_DAEMON_JAVA_OPTS": "-Dspark.port.maxRetries=0 -Dspark.master.rest.enabled=false",
         }
-        log = (self.work / f"{name}.log").open("w")
+        self.logs.append(self.work / f"{name}-{self.port}.log")  # one per attempt: each has its own port
+        log = self.logs[-1].open("w")
         self.processes.append(
             subprocess.Popen(
                 [str(spark_class), *arguments],
@@ -94,17 +98,26 @@ class StandaloneCluster:
                 self._choose_ports()
             if self._start_once():
                 return self
-        logs = "\n".join(f"--- {log.name}:\n{log.read_text()[-2000:]}" for log in sorted(self.work.glob("*.log")))
-        raise RuntimeError(f"a Spark daemon exited {attempts} times on start; its logs ({self.work}) end:\n{logs}")
+        errors = [
+            f"{log.name}: {line}"
+            for log in sorted(self.work.glob("*.log"))
+            for line in log.read_text(errors="replace").splitlines()
+            if " ERROR " in line or line.startswith(("java.", "Exception"))
+        ]
+        raise RuntimeError(
+            f"the Spark cluster failed to start {attempts} times; the errors in its logs ({self.work}):\n"
+            + "\n".join(errors[:12])
+        )
 
     def _start_once(self) -> bool:
-        """True once the worker registered; False if a daemon exited (a port taken meanwhile): try new ports.
+        """True once the worker registered; False if a daemon failed (a port taken meanwhile): try new ports.
 
-        The worker starts only once the master answers, so its first registration attempt finds the master:
+        The worker starts only once the master is ALIVE, so its first registration attempt finds the master:
         a worker started alongside a slow master backs off for up to 90 s between attempts. Neither wait
         has a deadline, because a loaded machine may take any time to start a JVM; both end when a daemon
-        exits, and the worker exits by itself once it has given up registering (Spark's own 16 attempts).
+        exits or logs an error (a master that could not bind a port logs it and lingers, never ALIVE).
         """
+        self.logs = []
         self._start(
             "master",
             "org.apache.spark.deploy.master.Master",
@@ -115,7 +128,7 @@ class StandaloneCluster:
             "--webui-port",
             str(self.ui_port),
         )
-        if not self._wait_until(lambda state: True):
+        if not self._wait_until(lambda state: state.get("status") == "ALIVE"):
             return False
         self._start(
             "worker",
@@ -135,7 +148,7 @@ class StandaloneCluster:
         return self._wait_until(lambda state: any(w.get("state") == "ALIVE" for w in state.get("workers", [])))
 
     def _wait_until(self, ready: Callable[[dict], bool]) -> bool:
-        """Poll this master's status until ``ready(status)``; False (daemons stopped) once any daemon has exited."""
+        """Poll this master's status until ``ready(status)``; False (daemons stopped) once a daemon failed."""
         while True:
             try:
                 state = self.state()
@@ -144,7 +157,9 @@ class StandaloneCluster:
                     return True
             except (OSError, ValueError):  # not listening yet, or not a master answering
                 pass
-            if any(process.poll() is not None for process in self.processes):
+            if any(process.poll() is not None for process in self.processes) or any(
+                " ERROR " in log.read_text(errors="replace") for log in self.logs
+            ):
                 self.stop()
                 return False
             time.sleep(0.5)

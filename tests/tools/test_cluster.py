@@ -131,17 +131,23 @@ def test_cluster_is_stopped_afterwards(cluster_result):
     assert not alive and not cluster.processes
 
 
-def test_a_taken_port_moves_the_cluster_to_free_ones():
-    """A port taken by another program after it was chosen: the master exits, and the cluster starts on new ports."""
-    cluster = StandaloneCluster(cores=1, memory="1g")
-    with socket.create_server((HOST, cluster.ui_port)) as squatter:  # listens, never answers
-        taken = cluster.ui_port
-        with cluster:
-            assert cluster.ui_port != taken
-            assert cluster.state()["url"] == cluster.master_url
-            assert [worker["state"] for worker in cluster.state()["workers"]] == ["ALIVE"]
-        assert squatter.getsockname()[1] == taken
-    assert not cluster.processes
+def test_a_second_cluster_starts_beside_another_and_around_a_taken_port():
+    """With another cluster running and one of its ports taken after it was chosen, a cluster starts on free ports.
+
+    Two clusters at once once hung the second master on Spark's fixed REST port (6066) for 14 minutes.
+    """
+    with StandaloneCluster(cores=1, memory="1g") as other:
+        cluster = StandaloneCluster(cores=1, memory="1g")
+        with socket.create_server((HOST, cluster.ui_port)) as squatter:  # listens, never answers
+            taken = cluster.ui_port
+            with cluster:
+                assert cluster.ui_port != taken and cluster.master_url != other.master_url
+                for running in (cluster, other):
+                    state = running.state()
+                    assert state["url"] == running.master_url and state["status"] == "ALIVE"
+                    assert [worker["state"] for worker in state["workers"]] == ["ALIVE"]
+            assert squatter.getsockname()[1] == taken
+    assert not cluster.processes and not other.processes
 
 
 def test_similarity_join_finds_planted_duplicates(spark, tmp_path, default_dataset):
