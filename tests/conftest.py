@@ -65,11 +65,33 @@ def write_image(
     return path
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Notebooks collected by nbval are slow tests: each starts a kernel and runs every cell."""
+#: The files that take minutes, longest first (``--durations`` in every run shows what each costs). xdist
+#: hands out whole files in collection order (``--dist loadfile --no-loadscope-reorder``): a long file
+#: handed out last would leave one worker running alone at the end, and that costs CI minutes.
+LONGEST_FIRST = (
+    "tests/grading/test_class.py",
+    "tests/grading/test_mistakes.py",
+    "tests/grading/test_handout.py",
+)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Notebooks collected by nbval are slow tests; files run longest first, then slow ones, then unit tests."""
     for item in items:
         if item.path.suffix == ".ipynb":
             item.add_marker(pytest.mark.slow)
+
+    def path(item: pytest.Item) -> str:
+        return item.path.relative_to(config.rootpath).as_posix()
+
+    slow_files = {path(item) for item in items if item.get_closest_marker("slow")}
+
+    def rank(item: pytest.Item) -> int:
+        if path(item) in LONGEST_FIRST:
+            return LONGEST_FIRST.index(path(item))
+        return len(LONGEST_FIRST) + (path(item) not in slow_files)
+
+    items.sort(key=rank)  # stable: a file's tests stay together and in order (a notebook's cells too)
 
 
 @pytest.fixture(scope="session")
