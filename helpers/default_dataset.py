@@ -10,9 +10,11 @@ The output is byte-for-byte deterministic for fixed library versions.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import shutil
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -119,22 +121,49 @@ def _generate(dest: Path) -> None:
 
 
 def ensure_default_dataset(dest: Path | None = None) -> Path:
-    """Create the embedded dataset unless an up-to-date copy exists; return its root. Idempotent."""
+    """Create the embedded dataset unless an up-to-date copy exists; return its root. Idempotent.
+
+    Safe to call from many processes at once (test workers, grading jobs): one generates while the
+    others wait for it, and an up-to-date copy is never replaced, because a sandboxed kernel may have
+    it mounted (a folder swapped in under a mount would look empty from inside).
+    """
     dest = Path(dest) if dest is not None else default_dataset_dir()
-    marker = dest / MARKER
-    if marker.is_file() and marker.read_text() == GENERATOR_VERSION:
+    if _up_to_date(dest):
         return dest
     dest.parent.mkdir(parents=True, exist_ok=True)
-    # Build in a sibling folder and swap it in, so an interrupted run never leaves a half dataset behind.
-    staging = Path(tempfile.mkdtemp(prefix=f".{dest.name}-", dir=dest.parent))
-    try:
-        _generate(staging / "dataset")
-        if dest.exists():
-            shutil.rmtree(dest)
-        (staging / "dataset").rename(dest)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+    with _exclusive(dest.parent / f".{dest.name}.lock"):
+        if _up_to_date(dest):  # another process made it while this one waited
+            return dest
+        # Build in a sibling folder and swap it in, so an interrupted run never leaves a half dataset behind.
+        staging = Path(tempfile.mkdtemp(prefix=f".{dest.name}-", dir=dest.parent))
+        try:
+            _generate(staging / "dataset")
+            if dest.exists():
+                dest.rename(staging / "outdated")  # removed with the staging folder
+            (staging / "dataset").rename(dest)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
     return dest
+
+
+@contextlib.contextmanager
+def _exclusive(lock_file: Path) -> Iterator[None]:
+    """Hold an exclusive lock on ``lock_file`` (POSIX; on Windows, where students run one notebook at a
+    time, nothing is locked).
+    """
+    with lock_file.open("w") as lock:
+        try:
+            import fcntl
+        except ImportError:
+            yield
+            return
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file is closed
+        yield
+
+
+def _up_to_date(dest: Path) -> bool:
+    marker = dest / MARKER
+    return marker.is_file() and marker.read_text() == GENERATOR_VERSION
 
 
 def lab_dataset(root: Path | str | None = None) -> Dataset:

@@ -215,7 +215,7 @@ def ensure_class_archive() -> Path:
             "SPARK_MASTER": "local[1]",
             "PYSPARK_SUBMIT_ARGS": f"--driver-java-options -XX:ArchiveClassesAtExit={partial} pyspark-shell",
         }
-        subprocess.run([sys.executable, "-c", code], env=environment, capture_output=True, check=False, timeout=600)
+        subprocess.run([sys.executable, "-c", code], env=environment, capture_output=True, check=False)
         if partial.is_file():
             partial.replace(archive)
     return archive
