@@ -7,7 +7,16 @@ c = get_config()
 c.CourseDirectory.root = str(Path(__file__).resolve().parent)
 c.CourseDirectory.course_id = "lab5-deep-learning-with-spark"
 # What the notebooks write while they run is never part of the release or of a submission's grading input.
-c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", "lab5_work"]
+# The grader's record of each submission (lab5_grading.json) stays out of students' feedback.
+c.CourseDirectory.ignore = [
+    ".ipynb_checkpoints",
+    "*.pyc",
+    "__pycache__",
+    "feedback",
+    "lab5_work",
+    "lab5_kernel",
+    "lab5_grading.json",
+]
 
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
 
@@ -22,10 +31,11 @@ c.Execute.timeout = 1800
 c.Execute.startup_timeout = 600
 c.Execute.interrupt_on_timeout = True
 
-# A dead kernel costs only its cell (the kernel is restarted and the Setup cells re-run), and test
-# cells a student deleted are put back from the gradebook.
+# A dead kernel costs only its cell (the kernel is restarted and the Setup cells re-run), test cells a
+# student deleted are put back from the gradebook, and SandboxedExecute caps each cell's output
+# (SandboxedExecute.max_output_chars) as it runs, in place of nbgrader's LimitOutput.
 from nbconvert.preprocessors import ClearMetadataPreprocessor
-from nbgrader.preprocessors import AssignLatePenalties, CheckCellMetadata, IgnorePattern, LimitOutput, SaveAutoGrades
+from nbgrader.preprocessors import AssignLatePenalties, CheckCellMetadata, IgnorePattern, SaveAutoGrades
 
 from grading.preprocessors import HideHiddenTests, SandboxedExecute
 
@@ -33,7 +43,6 @@ c.Autograde.autograde_preprocessors = [
     SandboxedExecute,
     IgnorePattern,
     ClearMetadataPreprocessor,
-    LimitOutput,
     SaveAutoGrades,
     AssignLatePenalties,
     CheckCellMetadata,

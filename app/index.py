@@ -19,13 +19,16 @@ from pyspark.ml.feature import BucketedRandomProjectionLSHModel
 from pyspark.sql import DataFrame, SparkSession
 
 from helpers import cache
-from helpers import spark as lab_spark
 from helpers.config import cache_dir
 from helpers.data import Dataset
 from helpers.default_dataset import lab_dataset
-from helpers.embedder import DEFAULT_BACKBONE, Embedder, choose_weights
-from helpers.store import read_embeddings, write_embeddings
-from helpers.transforms import to_rgb
+from helpers.images import to_rgb
+from helpers.models import DEFAULT_BACKBONE, choose_weights
+from helpers.reference.embedding import Embedder
+from helpers.reference.neighbors import nearest_neighbors
+from helpers.reference.spark_lsh import assemble, embeddings_df, fit_lsh
+from helpers.reference.storage import write_embeddings
+from helpers.store import read_embeddings
 from helpers.vectors import unit_vectors
 
 #: Uploads larger than this are refused before decoding (the app also caps the upload size).
@@ -54,7 +57,7 @@ class SimilarityIndex:
     def query(self, image: Image.Image, k: int = 5) -> pd.DataFrame:
         """The k most similar images: ``image``, ``caption`` and ``distance``, nearest first."""
         vector = unit_vectors(self.embedder.get_vec(image))
-        found = lab_spark.nearest_neighbors(self.model, self.hashed, vector, k)
+        found = nearest_neighbors(self.model, self.hashed, vector, k)
         return found.assign(caption=found["image"].map(self.captions))[["image", "caption", "distance"]]
 
 
@@ -98,9 +101,9 @@ def build_or_load(
         embedded = embedder.embed_folder(dataset.image_dir, names, progress=True)
         write_embeddings(embedded.names, embedded.vectors, folder / "embeddings.parquet")
     indexed, vectors = read_embeddings(folder / "embeddings.parquet")
-    features = lab_spark.assemble(lab_spark.embeddings_df(spark, indexed, vectors)).cache()
+    features = assemble(embeddings_df(spark, indexed, vectors)).cache()
     if built:
-        lab_spark.fit_lsh(features).write().overwrite().save(str(folder / "lsh_model"))
+        fit_lsh(features).write().overwrite().save(str(folder / "lsh_model"))
         (folder / "index.json").write_text(
             json.dumps({"dataset": str(dataset.root), "images": len(indexed), "weights": weights, "backbone": backbone})
         )

@@ -13,7 +13,7 @@ import streamlit as st
 from app import index as lab_index
 from helpers import spark as lab_spark
 from helpers.config import data_dir_setting
-from helpers.transforms import load_rgb
+from helpers.images import load_rgb
 
 st.set_page_config(page_title="Similar-car finder", page_icon="🚗", layout="wide")
 

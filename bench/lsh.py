@@ -9,8 +9,8 @@ import numpy as np
 from pyspark.ml.feature import BucketedRandomProjectionLSHModel
 from pyspark.sql import DataFrame
 
-from helpers import spark as lab_spark
-from helpers.vectors import exact_neighbors
+from helpers.reference.neighbors import exact_neighbors, nearest_neighbors
+from helpers.reference.spark_lsh import fit_lsh
 
 #: Rows hashed per NumPy step: keeps a million-row index to a few hundred MB of float64 at a time.
 CHUNK = 65536
@@ -47,7 +47,7 @@ def evaluate_lsh(
     ``exact``: the exact k nearest names of each query when already known (large indexes).
     """
     started = time.perf_counter()
-    model = lab_spark.fit_lsh(frame, bucket_length, num_hash_tables)
+    model = fit_lsh(frame, bucket_length, num_hash_tables)
     hashed = model.transform(frame).cache()
     hashed.count()
     fit_seconds = time.perf_counter() - started
@@ -57,7 +57,7 @@ def evaluate_lsh(
     for position, row in enumerate(queries):
         truth = exact[position] if exact is not None else set(exact_neighbors(names, vectors, vectors[row], k)["image"])
         started = time.perf_counter()
-        found = lab_spark.nearest_neighbors(model, hashed, vectors[row], k)
+        found = nearest_neighbors(model, hashed, vectors[row], k)
         latencies.append(time.perf_counter() - started)
         recalls.append(len(truth & set(found["image"])) / k)
         candidates.append(float((buckets == buckets[row]).any(axis=1).mean()))

@@ -30,9 +30,13 @@ from bench.scale import SCALE_KEYS
 from helpers import spark as lab_spark
 from helpers.config import PROJECT_ROOT, SEED, shared_dir
 from helpers.default_dataset import lab_dataset
-from helpers.embedder import Embedder, load_model, resolve_precision
-from helpers.transforms import decode_pixels, load_rgb, normalize_pixels, resize_folder, tensor_transform
-from helpers.vectors import cosine, exact_neighbors, nearest_indices, unit_distances, unit_vectors
+from helpers.images import decode_pixels, load_rgb, normalize_pixels
+from helpers.models import load_model, resolve_precision
+from helpers.reference.embedding import Embedder, tensor_transform
+from helpers.reference.neighbors import exact_neighbors, nearest_indices, unit_distances
+from helpers.reference.resize import resize_folder
+from helpers.reference.spark_lsh import assemble, embeddings_df
+from helpers.vectors import cosine, unit_vectors
 
 RESULTS = PROJECT_ROOT / "bench" / "results"
 SHARED_CARS = shared_dir() / "data" / "stanford-cars"
@@ -267,14 +271,10 @@ def lsh_sweep(names: list[str], vectors: np.ndarray, queries: int, bucket_length
         return entry
 
     unit = unit_vectors(vectors)
-    features = lab_spark.assemble(lab_spark.embeddings_df(spark, names, vectors)).cache()
+    features = assemble(embeddings_df(spark, names, vectors)).cache()
     features.count()
     # The original project hashed the raw vectors; so does its configuration here.
-    raw = (
-        lab_spark.embeddings_df(spark, names, vectors)
-        .withColumnRenamed(lab_spark.RAW_FEATURES, lab_spark.FEATURES)
-        .cache()
-    )
+    raw = embeddings_df(spark, names, vectors).withColumnRenamed(lab_spark.RAW_FEATURES, lab_spark.FEATURES).cache()
     raw.count()
     results["original"] = measure("original", raw, np.asarray(vectors, dtype=np.float64), **ORIGINAL_LSH)
     results["sweep"] = [

@@ -34,7 +34,8 @@ from helpers import cache
 from helpers import spark as lab_spark
 from helpers.config import SEED, cache_dir, shared_dir
 from helpers.default_dataset import lab_dataset
-from helpers.embedder import Embedder
+from helpers.reference.embedding import Embedder
+from helpers.reference.spark_lsh import fit_lsh
 from helpers.vectors import unit_vectors
 
 SCALE_KEYS = ("lsh_scaling", "lsh_scale_study")
@@ -155,7 +156,7 @@ def similarity_join(
     frame: DataFrame, vectors: np.ndarray, bucket_length: float, tables: int, sample: np.ndarray
 ) -> dict:
     """The similarity join (``near_duplicates``) at JOIN_THRESHOLD: pairs found, recall on sampled rows, time."""
-    model = lab_spark.fit_lsh(frame, bucket_length, tables)
+    model = fit_lsh(frame, bucket_length, tables)
     buckets = bucket_ids(model, vectors)
     # Rows that share a bucket in some table are paired and compared: at most the sum over tables.
     pairs_bound = sum(

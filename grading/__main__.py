@@ -22,6 +22,12 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="run student code without the sandbox (only for code you trust)",
     )
+    autograde.add_argument(
+        "--sample-pool",
+        type=int,
+        metavar="N",
+        help="draw N image samples for the run, students spread across them (default: one per student)",
+    )
     roundtrip = commands.add_parser("roundtrip", help="grade the golden submissions in a scratch course")
     roundtrip.add_argument(
         "--course",
@@ -41,7 +47,9 @@ def main(argv: list[str] | None = None) -> int:
     if arguments.command == "autograde":
         from grading.autograde import main as autograde_main
 
-        return autograde_main(arguments.course, arguments.jobs, arguments.students, arguments.unsafe_no_sandbox)
+        return autograde_main(
+            arguments.course, arguments.jobs, arguments.students, arguments.unsafe_no_sandbox, arguments.sample_pool
+        )
     if arguments.command == "handout":
         from grading.course import ASSIGNMENT
         from grading.handout import build

@@ -22,6 +22,7 @@ from tqdm.auto import tqdm
 from grading import sandbox
 from grading.course import ASSIGNMENT, generate_release, submission_problems
 from grading.gradebook import merge_submission, snapshot
+from grading.samples import assign_seeds
 from grading.worker import IGNORED, Graded, grade_submission
 from helpers.spark import ensure_class_archive
 
@@ -39,6 +40,11 @@ class ClassRun:
         """Submissions nbgrader could not grade (their log says why)."""
         return [result for result in self.graded if not result.ok]
 
+    @property
+    def on_own_images(self) -> list[Graded]:
+        """Submissions graded on the student's own images: the dataset had no others (see grading.samples)."""
+        return [result for result in self.graded if result.ok and not result.unseen]
+
     def summary(self) -> str:
         """A few lines for the instructor."""
         per_hour = 3600 * len(self.graded) / self.seconds if self.seconds else 0.0
@@ -47,6 +53,12 @@ class ClassRun:
             f"({per_hour:.0f} submissions/hour); {len(self.failures)} failed"
         ]
         lines += [f"  FAILED {result.student}: see {result.scratch / 'log.txt'}" for result in self.failures]
+        if self.on_own_images:
+            lines.append(
+                f"  NOTE: {len(self.on_own_images)} submission(s) ran on the students' own images: the dataset has "
+                "no others (LAB_SUBSET=all, or too few images), so answers pasted as data are not caught "
+                "(README, Grading integrity)"
+            )
         return "\n".join(lines)
 
 
@@ -84,8 +96,11 @@ def grade_class(
     sandboxed: bool = True,
     options: tuple[str, ...] = (),
     progress: bool = True,
+    sample_pool: int | None = None,
 ) -> ClassRun:
-    """Autograde ``students`` (default: every submission) ``jobs`` at a time; returns what happened."""
+    """Autograde ``students`` (default: every submission) ``jobs`` at a time, each on images of their own
+    (``sample_pool``: from that many samples for the whole run); returns what happened.
+    """
     if sandboxed:
         sandbox.require()
     options = (*options, *(() if sandboxed else ("--SandboxedExecute.sandboxed=False",)))
@@ -95,11 +110,12 @@ def grade_class(
     ensure_class_archive()  # once per machine: every notebook's Spark then starts sooner
     run = ClassRun(jobs=jobs)
     started = time.perf_counter()
+    seeds = assign_seeds(course, students, sample_pool)
     scratch = Path(tempfile.mkdtemp(prefix="lab5-grading-"))
     template = snapshot(course / "gradebook.db", scratch / "gradebook.db")
 
     def work(student: str) -> Graded:
-        return grade_submission(course, student, template, scratch / student, options)
+        return grade_submission(course, student, template, scratch / student, seeds[student], options)
 
     bar = tqdm(total=len(students), unit="submission", disable=not progress, desc="autograding")
     try:
@@ -119,13 +135,13 @@ def grade_class(
     return run
 
 
-def main(course: Path, jobs: int | None, students: list[str] | None, unsafe: bool) -> int:
+def main(course: Path, jobs: int | None, students: list[str] | None, unsafe: bool, sample_pool: int | None) -> int:
     """``python -m grading autograde``: report missing notebooks, grade, print the summary."""
     if not unsafe and (reason := sandbox.unavailable_reason()):
         print(f"error: refusing to grade untrusted code without a sandbox: {reason}", file=sys.stderr)
         return 2
     for problem in submission_problems(course):
         print(problem)
-    run = grade_class(course, students, jobs, sandboxed=not unsafe)
+    run = grade_class(course, students, jobs, sandboxed=not unsafe, sample_pool=sample_pool)
     print(run.summary())
     return 1 if run.failures else 0

@@ -68,8 +68,8 @@ dependencies = [
 {requirements}
 ]
 
-[tool.setuptools]
-packages = ["helpers"]
+[tool.setuptools.packages.find]
+include = ["helpers*"]
 
 [tool.setuptools.package-data]
 helpers = ["*.properties"]
@@ -102,9 +102,9 @@ def files(release: Path) -> Iterator[tuple[str, bytes]]:
     yield "environment.yml", _environment().encode()
     yield "jupyter/page_config.json", PAGE_CONFIG.encode()
     yield "nbgrader_config.py", VALIDATE_CONFIG.encode()
-    for path in sorted((PROJECT_ROOT / "helpers").iterdir()):
-        if path.suffix in (".py", ".properties"):
-            yield f"helpers/{path.name}", path.read_bytes()
+    for path in sorted((PROJECT_ROOT / "helpers").rglob("*")):
+        if path.suffix in (".py", ".properties") and "__pycache__" not in path.parts:
+            yield path.relative_to(PROJECT_ROOT).as_posix(), path.read_bytes()
     for name in notebook_names():
         yield f"{ASSIGNMENT}/{name}", (release / name).read_bytes()
 

@@ -1,37 +1,23 @@
-"""What a hidden test cell calls: ``_verdict = hidden.check("q3_all_embeddings", _found)``.
+"""What a test cell's hidden part calls: ``grade(_found)``, on the evidence its visible part collected.
 
-Under the autograder the cell runs in the student's sandboxed kernel, which student code controls,
-so nothing decided there can count: ``check`` only hands the evidence (plain data) to the grader
-outside the sandbox, which computes the verdict itself with :mod:`grading.checks` after the cell.
-Anywhere else (nbval in CI, ``nbgrader validate``) ``check`` computes the verdict right here.
+Under the autograder the visible part has already handed that evidence to the grader, which decides
+outside the kernel (student code controls the kernel), so nothing happens here. Anywhere else (nbval
+on the source notebooks in CI, ``nbgrader validate``) the hidden checks run right here.
 """
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass
-from pathlib import Path
-
-from grading.sensor import SETTINGS
-from helpers.checks import Evidence
+from helpers.config import GRADER_DIR
+from helpers.questions.evidence import Evidence
 
 
-@dataclass(frozen=True)
-class Verdict:
-    """A test's outcome: passed, or the message that says what is wrong."""
-
-    passed: bool
-    message: str = ""
-
-
-def check(grade_id: str, found: Evidence) -> Verdict:
-    """The verdict of the hidden checks of ``grade_id`` on ``found``."""
-    if Path(SETTINGS).is_file():
-        from grading import evidence
-
-        evidence.save(found, Path(json.loads(Path(SETTINGS).read_text())["exports"]), grade_id)
-        return Verdict(True, "the grader checks this outside the notebook's kernel")
-    from grading.checks import verdict
+def grade(found: Evidence) -> None:
+    """Fail like a test when the hidden checks find the answer wrong (never inside the autograder's sandbox)."""
+    if (GRADER_DIR / "grader.json").is_file():
+        return
+    from grading.verdicts import verdict
     from helpers import lab
 
-    return verdict(grade_id, lab.setup(), found)
+    evidence = {key: value for key, value in found.items() if key != "grade_id"}
+    result = verdict(found["grade_id"], lab.setup(), evidence)
+    assert result.passed, result.message

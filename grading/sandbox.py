@@ -29,8 +29,6 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-#: Where the sandbox shows the grader's files to the kernel (fixed, so no environment can hide them).
-RUN = Path("/run/lab5")
 HOSTNAME = "lab5-sandbox"
 FIX = (
     "Install bubblewrap (Debian/Ubuntu: `apt-get install bubblewrap`) on a kernel with user namespaces "
@@ -152,12 +150,14 @@ def _folders_to_create(targets: list[Path]) -> list[Path]:
 
 @dataclass
 class Sandbox:
-    """One kernel's sandbox: what it sees, where it may write, its environment and limits."""
+    """One kernel's sandbox: what it sees (read-only or writable, target in the sandbox -> source outside),
+    where it starts, its environment and limits.
+    """
 
-    runtime: Path  # the grader's folder for this kernel: connection file, sockets, exports
-    workdir: Path  # the submission's working folder (read-write), where the kernel starts
-    read_only: list[Path] = field(default_factory=list)
-    mounts: dict[Path, Path] = field(default_factory=dict)  # target in the sandbox -> source outside
+    identity: Path  # a folder of the grader's for the sandbox's /etc/hosts, passwd and group
+    workdir: Path  # where the kernel starts: a writable target
+    read_only: dict[Path, Path] = field(default_factory=dict)
+    writable: dict[Path, Path] = field(default_factory=dict)
     env: dict[str, str] = field(default_factory=dict)
     uid: int | None = None  # the sandbox user when grading as root
     limits: Limits = field(default_factory=Limits)
@@ -173,16 +173,17 @@ class Sandbox:
             elif path.is_dir():
                 arguments += ["--ro-bind", str(path), str(path)]
         for name in ("hosts", "passwd", "group"):
-            arguments += ["--ro-bind", str(self.runtime / name), f"/etc/{name}"]
+            arguments += ["--ro-bind", str(self.identity / name), f"/etc/{name}"]
         return [*arguments, "--proc", "/proc", "--dev", "/dev"]
 
     def _write_identity(self) -> None:
         uid = self.uid if self.uid is not None else os.getuid()
-        (self.runtime / "hosts").write_text(f"127.0.0.1 localhost {HOSTNAME}\n::1 localhost\n")
-        (self.runtime / "passwd").write_text(
+        self.identity.mkdir(parents=True, exist_ok=True)
+        (self.identity / "hosts").write_text(f"127.0.0.1 localhost {HOSTNAME}\n::1 localhost\n")
+        (self.identity / "passwd").write_text(
             f"root:x:0:0:root:/root:/bin/sh\nstudent:x:{uid}:{uid}:student:/tmp:/bin/sh\n"
         )
-        (self.runtime / "group").write_text(f"root:x:0:\nstudent:x:{uid}:\n")
+        (self.identity / "group").write_text(f"root:x:0:\nstudent:x:{uid}:\n")
 
     def command(self, argv: list[str]) -> list[str]:
         """``argv`` wrapped: rlimits, then bubblewrap, then (as root) the drop to the sandbox user."""
@@ -203,9 +204,9 @@ class Sandbox:
             namespaces.append("--unshare-user")
         else:
             namespaces += ["--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
-        binds = [(path, path) for path in self.read_only] + [(source, target) for target, source in self.mounts.items()]
-        binds.sort(key=lambda bind: len(bind[1].parts))  # a folder before what is mounted inside it
-        targets = [target for _, target in binds] + [self.workdir, self.runtime]
+        binds = [("--ro-bind", source, target) for target, source in self.read_only.items()]
+        binds += [("--bind", source, target) for target, source in self.writable.items()]
+        binds.sort(key=lambda bind: len(bind[2].parts))  # a folder before what is mounted inside it
         arguments = [
             "bwrap",
             *namespaces,
@@ -221,21 +222,11 @@ class Sandbox:
             "--tmpfs",
             "/tmp",
         ]
-        for folder in _folders_to_create(targets):
+        for folder in _folders_to_create([target for _, _, target in binds]):
             arguments += ["--perms", "0755", "--dir", str(folder)]
-        for source, target in binds:
-            arguments += ["--ro-bind", str(source), str(target)]
-        arguments += [
-            "--bind",
-            str(self.workdir),
-            str(self.workdir),
-            "--bind",
-            str(self.runtime),
-            str(self.runtime),
-            "--remount-ro",
-            "/",
-            "--clearenv",
-        ]
+        for kind, source, target in binds:
+            arguments += [kind, str(source), str(target)]
+        arguments += ["--remount-ro", "/", "--clearenv"]
         for name, value in self.env.items():
             arguments += ["--setenv", name, value]
         arguments += ["--chdir", str(self.workdir), "--"]

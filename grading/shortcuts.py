@@ -2,154 +2,150 @@
 
 The notebooks need the reference implementation on the student's machine (the Setup cells fall back
 to it), so nothing stops an answer from calling it. During grading the sensor (``grading.sensor``)
-reports every run of the functions below, however they were reached, with the notebook cells whose
-code was on the stack. :class:`ShortcutLedger` turns those reports into the questions that lose
-their points: the question of the innermost answer cell that asked for the work (for an inherited
-method: the answer cell that defined the subclass). Reference code that runs on behalf of the locked
-Setup and test cells is the lab's own plumbing and costs nothing. What an answer mentions in a
-comment or imports without calling costs nothing either.
+reports every run of ``helpers.reference`` code, however it was reached, with what it could verify
+about who asked. :class:`ShortcutLedger` decides what each report costs.
+
+A run is the lab's own plumbing, and costs nothing, only when all of this holds:
+
+* the sensor found a locked cell on the stack, verified as that cell's compiled code, with only the
+  lab's own verified code between it and the reference function, on the kernel's main thread;
+* that cell is the one running, and it is a Setup cell (test cells never need reference code);
+* no other cell has run in this kernel yet, so no code of the student's can be waiting anywhere
+  (a callback, a patched function, a thread).
+
+Everything else is the student's and costs the question of the cell that was running: a test cell's
+own question, an answer cell's question, a cell the student added before an answer that answer's,
+and code that runs between cells or in another locked cell the question of the last answer.
 """
 
 from __future__ import annotations
 
-import importlib
-import inspect
-import re
 from dataclasses import dataclass, field
-from functools import lru_cache
 
-from ipykernel.compiler import get_tmp_hash_seed, murmur2_x86
 from nbformat import NotebookNode
 from nbgrader.utils import is_locked, is_solution
 
-from grading.course import grade_id, question_of
+from grading.course import grade_id, is_setup_cell, is_test_cell, question_of
 
-#: The lab's reference code, by the question whose work each function does (module.qualname).
-REFERENCE_CODE: dict[str, tuple[str, ...]] = {
-    "Q1": (
-        "helpers.transforms.resize_folder",
-        "helpers.transforms.resize_transform",
-        "helpers.lab.reference_resized_dir",
-    ),
-    "Q2": (
-        "helpers.embedder.Embedder.__init__",
-        "helpers.embedder.Embedder.get_vec",
-        "helpers.embedder.Embedder.embed_images",
-        "helpers.embedder.Embedder.embed_tensor",
-        "helpers.embedder.strip_classifier",
-        "helpers.transforms.model_input_transform",
-        "helpers.transforms.tensor_transform",
-        "helpers.transforms.image_batch",
-    ),
-    "Q3": (
-        "helpers.embedder.Embedder.embed_files",
-        "helpers.embedder.Embedder.iter_files",
-        "helpers.embedder.Embedder.embed_folder",
-        "helpers.lab.reference_embeddings",
-    ),
-    "Q4": ("helpers.store.write_embeddings", "helpers.store.embeddings_frame", "helpers.lab.reference_embeddings_csv"),
-    "Q5": ("helpers.spark.read_embeddings_df", "helpers.spark.embeddings_df"),
-    "Q6": ("helpers.spark.assemble",),
-    "Q7": ("helpers.spark.fit_lsh",),
-    "Q8": ("helpers.lab.query_index",),
-    "Q10": ("helpers.spark.vector_of",),
-    "Q11": ("helpers.spark.nearest_neighbors", "helpers.vectors.exact_neighbors"),
-    "Q12": ("helpers.display.show_neighbors",),
-}
+#: What answers may use instead, said in every shortcut's feedback.
+ALLOWED = (
+    "Answers may use what the Setup cells define (LAB, INPUT_DIR, EMBEDDINGS_CSV, spark, resnet, CAPTIONS, "
+    "the LSH constants) and plain torchvision, PySpark, pandas and matplotlib, but nothing of helpers.reference, "
+    "the lab's reference answers: the grader notices when that code runs, however it is reached."
+)
 
 
-def _resolve(dotted: str) -> tuple[str, str]:
-    """``helpers.spark.assemble`` -> (its source file, its code's qualname)."""
-    parts = dotted.split(".")
-    for split in range(len(parts) - 1, 0, -1):
-        try:
-            target = importlib.import_module(".".join(parts[:split]))
-        except ModuleNotFoundError:
-            continue
-        for attribute in parts[split:]:
-            target = getattr(target, attribute)
-        code = inspect.unwrap(target).__code__
-        return code.co_filename, code.co_qualname
-    raise ValueError(f"{dotted} is not an importable function")
+@dataclass(frozen=True)
+class Shortcut:
+    """One question lost to reference code: what ran, in which cell, and the feedback message."""
 
-
-@lru_cache(maxsize=1)
-def _resolved() -> dict[tuple[str, str], str]:
-    return {_resolve(dotted): question for question, functions in REFERENCE_CODE.items() for dotted in functions}
-
-
-def watched_code() -> list[tuple[str, str]]:
-    """(file, qualname) of every reference function, for the sensor's settings."""
-    return list(_resolved())
-
-
-def question_for(file: str, qualname: str) -> str:
-    """The question whose work a reference function does (for the feedback message)."""
-    return _resolved().get((file, qualname), "another question")
-
-
-def cell_file(source: str) -> str:
-    """The file name ipykernel gives the code of a cell with this source (what tracebacks show)."""
-    return f"{murmur2_x86(source, get_tmp_hash_seed())}.py"
+    question: str
+    function: str
+    cell: int | None
+    message: str
 
 
 @dataclass
 class ShortcutLedger:
-    """What the sensor reported while one notebook ran, and which questions it costs."""
+    """What the sensor reported while one notebook ran, and which questions it costs.
+
+    The grader tells it when each kernel started and when each cell started and finished (on the
+    monotonic clock the sandbox shares); each report is placed by the time it was sent.
+    """
 
     cells: list[NotebookNode]
-    costs: dict[str, str] = field(default_factory=dict)
+    shortcuts: dict[str, Shortcut] = field(default_factory=dict)
     tampering: list[str] = field(default_factory=list)
+    runs: list[list] = field(default_factory=list)  # [cell index, started, finished or None], in order
+    kernels: list[list] = field(default_factory=list)  # [started, first non-Setup cell started or None]
+    frozen_at: int | None = None
 
-    def _answer_question(self, index: int) -> str | None:
-        """Q<n> of an answer cell; for a cell the student added, the question of the next answer cell."""
-        for cell in self.cells[index:]:
-            if is_solution(cell) and grade_id(cell):
-                return question_of(grade_id(cell))
-        return None
+    @property
+    def costs(self) -> dict[str, str]:
+        """The feedback message of every question lost, by question."""
+        return {question: shortcut.message for question, shortcut in self.shortcuts.items()}
 
-    def _student_cells(self) -> dict[str, int]:
-        return {
-            cell_file(cell.source): index
-            for index, cell in enumerate(self.cells)
-            if cell.cell_type == "code" and not is_locked(cell)
-        }
+    def kernel_started(self, now: int) -> None:
+        """A fresh kernel: nothing of the student's has run in it yet."""
+        self.kernels.append([now, None])
 
-    def _defining_cell(self, class_name: str) -> int | None:
-        pattern = re.compile(rf"^\s*class\s+{re.escape(class_name.split('.')[-1])}\b", re.M)
+    def cell_started(self, index: int, now: int) -> None:
+        """A cell starts; any cell but a Setup cell may run (or leave behind) the student's code."""
+        self.runs.append([index, now, None])
+        if self.kernels and self.kernels[-1][1] is None and not is_setup_cell(self.cells[index]):
+            self.kernels[-1][1] = now
+
+    def cell_finished(self, now: int) -> None:
+        """The cell that started last has finished."""
+        if self.runs and self.runs[-1][2] is None:
+            self.runs[-1][2] = now
+
+    def freeze(self, now: int) -> None:
+        """The last cell has run: what the kernel does from now on (shutting down) cannot cost anything."""
+        self.frozen_at = now
+
+    def _when(self, sent: int) -> tuple[int | None, int | None, bool]:
+        """The cell running at ``sent`` (None: between cells), the last answer finished by then, and whether
+        the kernel running then had run any cell but a Setup cell yet.
+        """
+        executing, last_answer = None, None
+        for index, started, finished in self.runs:
+            if started <= sent and (finished is None or sent <= finished):
+                executing = index
+            elif finished is not None and finished < sent and is_solution(self.cells[index]):
+                last_answer = index
+        kernel = next((kernel for kernel in reversed(self.kernels) if kernel[0] <= sent), None)
+        tainted = kernel is None or (kernel[1] is not None and kernel[1] <= sent)
+        return executing, last_answer, tainted
+
+    def _next_answer(self, index: int) -> str | None:
         return next(
-            (
-                index
-                for index, cell in enumerate(self.cells)
-                if cell.cell_type == "code" and not is_locked(cell) and pattern.search(cell.source)
-            ),
-            None,
+            (question_of(grade_id(cell)) for cell in self.cells[index:] if is_solution(cell) and grade_id(cell)), None
         )
 
-    def record(self, kind: str, detail: object, executing: int | None, last_answer: int | None) -> None:
-        """One report from the sensor, received while cell ``executing`` ran (after answer ``last_answer``)."""
+    def _last(self, last_answer: int | None) -> str | None:
+        return question_of(grade_id(self.cells[last_answer])) if last_answer is not None else None
+
+    def _charged(self, executing: int | None, last_answer: int | None) -> tuple[str | None, str]:
+        """The question a report costs and where its code ran, in the words of the feedback."""
+        cell = self.cells[executing] if executing is not None else None
+        if cell is not None and (is_test_cell(cell) or is_solution(cell)) and grade_id(cell):
+            question = question_of(grade_id(cell))
+            where = f"{question}'s answer" if is_solution(cell) else f"code of yours that {question}'s test used"
+            return question, where
+        if cell is not None and cell.cell_type == "code" and not is_locked(cell):
+            question = self._next_answer(executing) or self._last(last_answer)
+            return question, f"a cell you added (counted for {question})"
+        question = self._last(last_answer) or self._next_answer(executing or 0)
+        return question, f"code of yours that ran between cells or before a Setup cell (counted for {question})"
+
+    def record(self, kind: str, sent: int, detail: object) -> None:
+        """One report from the sensor, sent at ``sent`` (monotonic nanoseconds)."""
+        if self.frozen_at is not None and sent > self.frozen_at:
+            return
         if kind == "tamper":
             self.tampering.append(str(detail))
             return
-        student = self._student_cells()
-        if detail.get("class"):
-            origin = self._defining_cell(detail["class"])
-        elif detail.get("cell"):
-            origin = student.get(detail["cell"])  # None: a locked cell (Setup, tests) using the lab's plumbing
-        elif not detail["main_thread"]:
-            # A thread or a process the student started, running reference code directly.
-            origin = executing if executing in student.values() else last_answer
-        else:
-            origin = None
-        question = self._answer_question(origin) if origin is not None else None
-        if question and question not in self.costs:
-            function = (
-                f"{detail['function']} in {detail['file'].rsplit('/', 2)[-2]}/{detail['file'].rsplit('/', 1)[-1]}"
-            )
-            self.costs[question] = (
-                f"{question}'s answer ran the lab's reference code ({function}, the reference for "
-                f"{question_for(detail['file'], detail['function'])}) instead of doing the work itself. "
-                "Answers may use what the Setup cells define (LAB, INPUT_DIR, EMBEDDINGS_CSV, spark, resnet, "
-                "CAPTIONS, the LSH constants) and plain torchvision, PySpark, pandas and matplotlib, "
-                "but not the functions in helpers that compute an answer."
-            )
+        if not isinstance(detail, dict):
+            return
+        executing, last_answer, tainted = self._when(sent)
+        plumbing = (
+            executing is not None
+            and not tainted
+            and detail.get("main") is True
+            and detail.get("locked_cell") == executing
+            and is_setup_cell(self.cells[executing])
+        )
+        if plumbing:
+            return
+        question, where = self._charged(executing, last_answer)
+        if question is None or question in self.shortcuts:
+            return
+        function = f"{detail.get('function')} in helpers/{detail.get('file')}"
+        self.shortcuts[question] = Shortcut(
+            question,
+            str(detail.get("function")),
+            executing,
+            f"{where} ran the lab's reference code ({function}) instead of doing {question}'s work itself, "
+            f"so {question} scores 0. {ALLOWED}",
+        )

@@ -15,10 +15,13 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from grading import records
 from grading.course import ASSIGNMENT, nbgrader
+from grading.preprocessors.sandboxed_execute import KERNEL_FOLDER
+from grading.samples import sample_for
 
-#: What a submission folder may hold that grading never needs (the kernel's own outputs included).
-IGNORED = shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__", "*.pyc", "lab5_work", "feedback")
+#: What a submission or autograded folder may hold that grading never needs (the kernels' own folders included).
+IGNORED = shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__", "*.pyc", "lab5_work", KERNEL_FOLDER, "feedback")
 
 
 @dataclass(frozen=True)
@@ -30,6 +33,7 @@ class Graded:
     seconds: float
     scratch: Path
     log: str
+    unseen: bool = True  # graded on images the student never had
 
     @property
     def gradebook(self) -> Path:
@@ -55,19 +59,33 @@ def prepare(course: Path, student: str, gradebook: Path, scratch: Path) -> Path:
 
 
 def grade_submission(
-    course: Path, student: str, gradebook: Path, scratch: Path, options: tuple[str, ...] = ()
+    course: Path, student: str, gradebook: Path, scratch: Path, seed: int, options: tuple[str, ...] = ()
 ) -> Graded:
-    """Autograde one student's submission in ``scratch`` (``options``: more nbgrader command-line settings)."""
+    """Autograde one student's submission in ``scratch`` on the images of ``seed`` (``options``: more nbgrader
+    command-line settings).
+    """
     started = time.perf_counter()
     target = prepare(course, student, gradebook, scratch)
+    sample = sample_for(seed, scratch)
+    sample_file = sample.write(scratch / "sample.json")
     result = nbgrader(
-        target, "autograde", ASSIGNMENT, "--student", student, "--create", "--force", *options, check=False
+        target,
+        "autograde",
+        ASSIGNMENT,
+        "--student",
+        student,
+        "--create",
+        "--force",
+        f"--SandboxedExecute.grading_sample={sample_file}",
+        f"--SandboxedExecute.data_dir={sample.data_dir}",
+        *options,
+        check=False,
     )
     log = result.stdout + result.stderr
     (scratch / "log.txt").write_text(log)
-    ok = (
-        result.returncode == 0
-        and (target / "autograded" / student / ASSIGNMENT).is_dir()
-        and "error processing assignment" not in log.lower()
-    )
-    return Graded(student, ok, time.perf_counter() - started, scratch, log)
+    autograded = target / "autograded" / student / ASSIGNMENT
+    ok = result.returncode == 0 and autograded.is_dir() and "error processing assignment" not in log.lower()
+    seconds = time.perf_counter() - started
+    if ok:
+        records.annotate(autograded, sample=sample.describe(), seconds=seconds)
+    return Graded(student, ok, seconds, scratch, log, sample.unseen)

@@ -18,6 +18,9 @@ SEED = 5
 #: Default number of images the graded lab works on; grading must stay fast on a laptop.
 DEFAULT_SUBSET = 64
 
+#: Where the autograder's sandbox shows its own files (the sensor and its settings) to student code.
+GRADER_DIR = Path("/run/lab5")
+
 
 def _setting(name: str, default: str = "") -> str:
     return os.environ.get(name, default).strip()
@@ -77,6 +80,12 @@ def subset_setting() -> int | None:
     return size
 
 
+def grading_sample_setting() -> Path | None:
+    """LAB_GRADING_SAMPLE, set by the autograder: a JSON file naming the images and the seed of the run it grades."""
+    value = _setting("LAB_GRADING_SAMPLE")
+    return Path(value) if value else None
+
+
 def java_home_setting() -> str:
     """JAVA_HOME: the Java installation Spark starts (``spark-class`` reads it too); empty for ``java`` on the PATH."""
     return _setting("JAVA_HOME")
@@ -98,4 +107,4 @@ def shuffle_partitions() -> int:
 
 
 #: The settings that decide which run a notebook sees; the tests' setup puts back changes to them.
-RUN_SETTINGS = ("LAB_DATA_DIR", "LAB_SUBSET", "LAB_WEIGHTS", "LAB_DATA_ROOT", "LAB_CACHE_DIR")
+RUN_SETTINGS = ("LAB_DATA_DIR", "LAB_SUBSET", "LAB_WEIGHTS", "LAB_DATA_ROOT", "LAB_CACHE_DIR", "LAB_GRADING_SAMPLE")

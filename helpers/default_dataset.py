@@ -51,6 +51,8 @@ SOURCE_PHOTOS: tuple[tuple[str, str], ...] = (
     ("text.png", "text"),
 )
 MARKER = ".complete"
+#: Mixed into the random streams of the autograder's datasets, so that no seed can give the default one.
+UNSEEN_STREAM = 2**31 - 1
 
 
 def default_dataset_dir() -> Path:
@@ -92,23 +94,26 @@ def _jpeg_bytes(image: Image.Image, quality: int) -> bytes:
     return buffer.getvalue()
 
 
-def _generate(dest: Path) -> None:
+def _generate(dest: Path, streams: tuple[int, ...] = (SEED,), per_photo: int = VARIANTS_PER_PHOTO) -> None:
+    """Write the dataset into ``dest``: ``per_photo`` variants of each photo, drawn from the random ``streams``."""
     images_dir = dest / "cars_train"
     images_dir.mkdir(parents=True)
-    count = len(SOURCE_PHOTOS) * VARIANTS_PER_PHOTO
-    # Shuffle file numbers so that, as in Stanford Cars, file order says nothing about the class.
-    numbers = np.random.default_rng(SEED).permutation(count) + 1
+    count = len(SOURCE_PHOTOS) * per_photo
+    # Shuffle file numbers so that, as in Stanford Cars, file order says nothing about the class. The
+    # default dataset is numbered 1..count; any other draw takes five-digit numbers no default name has.
+    rng = np.random.default_rng(list(streams))
+    numbers = rng.permutation(count) + 1 if streams == (SEED,) else rng.choice(np.arange(10000, 100000), count, False)
     rows = []
     for class_id, (file_name, _) in enumerate(SOURCE_PHOTOS, start=1):
         with Image.open(_source_dir() / file_name) as source:
             was_gray = source.mode in ("L", "1")
             photo = source.convert("RGB")
-        for variant in range(VARIANTS_PER_PHOTO):
-            rng = np.random.default_rng([SEED, class_id, variant])
+        for variant in range(per_photo):
+            rng = np.random.default_rng([*streams, class_id, variant])
             image = _variant(photo, rng)
             if was_gray and variant % 4 == 0:
                 image = image.convert("L")  # Stanford Cars has some grayscale JPEGs too.
-            name = f"{numbers[(class_id - 1) * VARIANTS_PER_PHOTO + variant]:05d}.jpg"
+            name = f"{numbers[(class_id - 1) * per_photo + variant]:05d}.jpg"
             (images_dir / name).write_bytes(_jpeg_bytes(image, int(rng.integers(70, 96))))
             rows.append(
                 {"x1": 0, "y1": 0, "x2": image.width - 1, "y2": image.height - 1, "Class": class_id, "image": name}
@@ -159,6 +164,14 @@ def _exclusive(lock_file: Path) -> Iterator[None]:
             return
         fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file is closed
         yield
+
+
+def generate_unseen_variants(dest: Path, seed: int, per_photo: int) -> Path:
+    """Fresh near-duplicates of the same photos, drawn with ``seed``, none of them an image of the default
+    dataset and no name one of its names: what the autograder grades on when the lab uses this dataset.
+    """
+    _generate(dest, (UNSEEN_STREAM, seed), per_photo)
+    return dest
 
 
 def _up_to_date(dest: Path) -> bool:

@@ -1,57 +1,52 @@
 """The graded lab's plumbing: which images, where each notebook writes, and the fallbacks between notebooks.
 
 Every notebook starts with ``LAB = lab.setup()``. Later notebooks continue from the student's own
-artefact when it is valid and otherwise from the reference one, with a visible note, so one wrong
-answer never costs points further on. The reference artefacts are computed from the data alone,
-never from anything a student defined.
+artefact when it is valid and otherwise from the reference one (:mod:`helpers.reference`), with a
+visible note, so one wrong answer never costs points further on. The reference artefacts are computed
+from the data alone, never from anything a student defined. Under the autograder the run's images and
+seed are the ones it chose (``LAB_GRADING_SAMPLE``): images the student never had.
 """
 
 from __future__ import annotations
 
 import builtins
-import contextlib
+import importlib.metadata
+import json
 import os
 import sys
-from collections.abc import Callable
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import numpy as np
 import pandas as pd
-import torch
-from PIL import Image
 
 from helpers import cache
-from helpers import embedder as lab_embedder
-from helpers.config import RUN_SETTINGS, SEED, cache_dir, subset_setting
+from helpers.config import RUN_SETTINGS, SEED, cache_dir, grading_sample_setting, subset_setting
 from helpers.data import IMAGE_COLUMN, LABEL_COLUMN, Dataset, stratified_sample
 from helpers.default_dataset import lab_dataset
-from helpers.store import EmbeddingsFileError, atomic_write, read_embeddings, write_embeddings
-from helpers.transforms import IMAGE_SIZE, load_rgb, resize_folder
-from helpers.vectors import same_vectors
+from helpers.models import choose_weights, load_model
 
-if TYPE_CHECKING:  # Spark is imported only by the notebooks that use it (it is slow to import)
-    from pyspark.ml.feature import BucketedRandomProjectionLSHModel
-    from pyspark.sql import DataFrame, SparkSession
+if TYPE_CHECKING:  # Spark and torch are imported only by the notebooks that use them (both are slow to import)
+    from pyspark.sql import SparkSession
+    from torch import nn
+
+    from helpers.questions import Diagnosis
+    from helpers.reference.spark_lsh import QueryIndex
 
 WORK_DIR = "lab5_work"
-EMBEDDING_DIM = 512
-#: Mean absolute pixel difference (0-255) to the reference resize that still counts as the same
-#: picture: other interpolations stay far below it, a crop or a kept aspect ratio lands far above.
-RESIZE_TOLERANCE = 6.0
 
 
 @dataclass(frozen=True)
 class LabSetup:
-    """Everything a lab notebook needs to know about the run: data, images, weights and folders."""
+    """Everything a lab notebook needs to know about the run: data, images, weights, seed and folders."""
 
     dataset: Dataset
     labels: pd.DataFrame
     weights: str
     weights_note: str
     work_dir: Path
+    seed: int = SEED
+    graded: bool = False  # the autograder's run, on images it chose
 
     @property
     def image_names(self) -> list[str]:
@@ -64,6 +59,11 @@ class LabSetup:
         return self.dataset.image_dir
 
     @property
+    def notebook_dir(self) -> Path:
+        """The folder the notebooks run in (``work_dir`` is inside it)."""
+        return self.work_dir.parent
+
+    @property
     def resized_dir(self) -> Path:
         """Where Q1 writes the 224x224 JPEGs."""
         return self.work_dir / "resized"
@@ -73,37 +73,71 @@ class LabSetup:
         """Where Q4 writes the embeddings CSV."""
         return self.work_dir / "embeddings.csv"
 
+    @property
+    def reference_dir(self) -> Path:
+        """The cache folder of this run's reference artefacts, named after its images and weights."""
+        images = cache.files_key((self.image_dir / name for name in self.image_names), content=False)
+        return cache_dir() / "reference" / cache.key(images, self.weights, importlib.metadata.version("torch"))
+
     def captions(self) -> dict[str, str]:
         """Image name to class name (or class number) for figure captions."""
         return self.dataset.captions(self.labels)
 
+    def shown(self, path: Path | str) -> str:
+        """A path as the student knows it: relative to the notebook's folder, or what it is."""
+        path = Path(path)
+        for root, label in ((self.notebook_dir, ""), (cache_dir(), "the reference copy: "), (self.dataset.root, "")):
+            if path.is_relative_to(root):
+                relative = path.relative_to(root).as_posix()
+                return label + (relative if root != self.dataset.root else f"{root.name}/{relative}")
+        return str(path)
+
     def summary(self) -> str:
         """A few lines for the Setup cell to print."""
-        total = len(self.dataset.usable_labels())
-        lines = [
-            f"data:    {self.dataset.root} ({len(self.labels)} of {total} images, "
-            f"{self.labels[LABEL_COLUMN].nunique()} classes; LAB_DATA_DIR and LAB_SUBSET change this)",
-            f"weights: {self.weights} (LAB_WEIGHTS)",
-            f"work:    {self.work_dir}",
-        ]
+        classes = self.labels[LABEL_COLUMN].nunique()
+        if self.graded:
+            data = (
+                f"{len(self.labels)} images ({classes} classes) that the autograder chose for this grading, "
+                "not the ones you had: your answers run on them exactly as you wrote them"
+            )
+        else:
+            data = (
+                f"{self.dataset.root} ({len(self.labels)} of {len(self.dataset.usable_labels())} images, "
+                f"{classes} classes; LAB_DATA_DIR and LAB_SUBSET change this)"
+            )
+        lines = [f"data:    {data}", f"weights: {self.weights} (LAB_WEIGHTS)", f"work:    {self.shown(self.work_dir)}/"]
         if self.weights_note:
             lines.append(self.weights_note)
         return "\n".join(lines)
 
 
+def read_sample(path: Path) -> tuple[list[str], int]:
+    """The images and seed of an autograder's sample file (``{"images": [...], "seed": n}``)."""
+    sample = json.loads(Path(path).read_text())
+    return [str(name) for name in sample["images"]], int(sample["seed"])
+
+
 _first_settings: dict[str, str | None] = {}
 
 
-def setup(work_dir: Path | str = WORK_DIR) -> LabSetup:
-    """Resolve the run from the environment (LAB_DATA_DIR, LAB_SUBSET, LAB_WEIGHTS) and create the work folder."""
+def setup(work_dir: Path | str = WORK_DIR, data_dir: Path | None = None, sample: Path | None = None) -> LabSetup:
+    """Resolve the run and create the work folder: the dataset and images from LAB_DATA_DIR and LAB_SUBSET
+    (or ``data_dir``), or the autograder's sample (LAB_GRADING_SAMPLE, or ``sample``); weights from LAB_WEIGHTS.
+    """
     if not _first_settings:
         _first_settings.update({name: os.environ.get(name) for name in RUN_SETTINGS})
-    dataset = lab_dataset()
-    labels = stratified_sample(dataset.usable_labels(), subset_setting(), SEED)
-    weights, note = lab_embedder.choose_weights("resnet18")
-    work = Path(work_dir).resolve()
+    dataset = lab_dataset(data_dir)
+    usable = dataset.usable_labels()
+    sample = sample or grading_sample_setting()
+    if sample is None:
+        labels, seed = stratified_sample(usable, subset_setting(), SEED), SEED
+    else:
+        images, seed = read_sample(sample)
+        labels = usable[usable[IMAGE_COLUMN].isin(images)].reset_index(drop=True)
+    weights, note = choose_weights("resnet18")
+    work = Path(work_dir).absolute()
     work.mkdir(parents=True, exist_ok=True)
-    return LabSetup(dataset, labels, weights, note, work)
+    return LabSetup(dataset, labels, weights, note, work, seed, sample is not None)
 
 
 def restore_and_setup(work_dir: Path | str = WORK_DIR) -> LabSetup:
@@ -124,173 +158,61 @@ def restore_and_setup(work_dir: Path | str = WORK_DIR) -> LabSetup:
     return setup(work_dir)
 
 
-def load_resnet18(lab: LabSetup) -> torch.nn.Module:
+def load_resnet18(lab: LabSetup) -> nn.Module:
     """A fresh full ResNet-18 classifier with this run's weights, as torchvision returns it."""
-    return lab_embedder.load_model("resnet18", lab.weights)
+    return load_model("resnet18", lab.weights)
 
 
-# ---------------------------------------------------------------- reference artefacts and fallbacks
-
-
-def reference_root(lab: LabSetup) -> Path:
-    """Cache folder for this run's reference artefacts (outside the notebook's working folder)."""
-    return (
-        cache_dir()
-        / "reference"
-        / cache.key(lab.dataset.image_dir.resolve(), lab.image_names, lab.weights, torch.__version__)
-    )
-
-
-def reference_resized_dir(lab: LabSetup) -> Path:
-    """Q1's reference output: every image of the run as a 224x224 RGB JPEG."""
-    folder = reference_root(lab) / "resized"
-    resize_folder(lab.image_names, lab.image_dir, folder)
-    return folder
-
-
-def resized_problems(folder: Path, lab: LabSetup) -> list[str]:
-    """Why ``folder`` is not a valid Q1 output (empty list when it is)."""
-    folder = Path(folder)
-    reference = reference_resized_dir(lab)
-    problems = []
-    for name in lab.image_names:
-        path = folder / name
-        if not path.is_file():
-            problems.append(f"{name}: missing in {folder}")
-            continue
-        try:
-            with Image.open(path) as image:
-                image.load()
-                kind, mode, size = image.format, image.mode, image.size
-                pixels = np.asarray(image.convert("RGB"), dtype=np.float32)
-        except Exception as error:  # any unreadable file is a problem to report, not a crash
-            problems.append(f"{name}: cannot be opened ({error.__class__.__name__})")
-            continue
-        if kind != "JPEG":
-            problems.append(f"{name}: saved as {kind}, not JPEG")
-        elif mode != "RGB":
-            problems.append(f"{name}: mode {mode}, expected RGB")
-        elif size != (IMAGE_SIZE, IMAGE_SIZE):
-            problems.append(f"{name}: size {size[0]}x{size[1]}, expected {IMAGE_SIZE}x{IMAGE_SIZE}")
-        else:
-            difference = float(np.abs(pixels - np.asarray(load_rgb(reference / name), dtype=np.float32)).mean())
-            if difference > RESIZE_TOLERANCE:
-                problems.append(
-                    f"{name}: content differs from a plain resize of the original "
-                    f"(mean pixel difference {difference:.1f}); was it cropped, padded or flipped?"
-                )
-    return problems
+# ---------------------------------------------------------------- continuing from your work, or the reference
 
 
 def _own_or_reference(
-    own: Path, problems: list[str], reference: Callable[[], Path], questions: str
+    lab: LabSetup, own: Path, problems: list[Diagnosis], reference: Path, questions: str
 ) -> tuple[Path, str]:
     """The student's artefact when it has no problems, else the reference one, with a note saying which."""
     if not problems:
-        return own, f"Using your {questions} output: {own}"
-    return reference(), (
-        f"NOTE: your {questions} output is not usable ({problems[0]}; {len(problems)} problem(s)), so this "
+        return own, f"Using your {questions} output: {lab.shown(own)}"
+    return reference, (
+        f"NOTE: your {questions} output is not usable ({problems[0].message}; {len(problems)} problem(s)), so this "
         f"notebook continues from the reference copy. Fix {questions} to continue from your own work."
     )
 
 
 def embedding_input_dir(lab: LabSetup) -> tuple[Path, str]:
     """The folder the embeddings are computed from: the student's Q1 output when valid, else the reference."""
+    from helpers.questions.q01_resize import resized_problems
+    from helpers.reference.resize import resized_dir
+
+    problems = resized_problems(lab.resized_dir, lab)
     return _own_or_reference(
-        lab.resized_dir, resized_problems(lab.resized_dir, lab), lambda: reference_resized_dir(lab), "Q1"
+        lab, lab.resized_dir, problems, lab.resized_dir if not problems else resized_dir(lab), "Q1"
     )
 
 
-def _embeddings_key(lab: LabSetup) -> tuple[Path, str]:
+def reference_embeddings_files(lab: LabSetup) -> tuple[Path, Path, Path]:
+    """The embeddings notebook's input folder, and where the reference embeddings of it are kept (.npy, .csv)."""
     folder, _ = embedding_input_dir(lab)
-    return folder, cache.key(cache.files_key(folder / name for name in lab.image_names), lab.weights, torch.__version__)
-
-
-@lru_cache(maxsize=4)
-def _reference_vectors(folder: str, names: tuple[str, ...], weights: str, key: str) -> np.ndarray:
-    cached = cache_dir() / "reference" / f"embeddings-{key}.npy"
-    if cached.is_file():
-        return np.load(cached)
-    model = lab_embedder.Embedder("resnet18", weights, precision="fp32")
-    vectors, failures = model.embed_files([Path(folder) / name for name in names], batch_size=16, workers=0)
-    if failures:
-        raise RuntimeError(f"reference embedding failed for {failures}")
-
-    def save(target: Path) -> None:
-        with target.open("wb") as stream:
-            np.save(stream, vectors)
-
-    with contextlib.suppress(OSError):  # a read-only cache (the autograder's sandbox) keeps it in memory only
-        atomic_write(cached, save)
-    return vectors
-
-
-def reference_embeddings(lab: LabSetup) -> tuple[list[str], np.ndarray]:
-    """Reference Q3 answer: fp32 ResNet-18 vectors of the embedding input images, in image_names order."""
-    folder, key = _embeddings_key(lab)
-    return lab.image_names, _reference_vectors(str(folder), tuple(lab.image_names), lab.weights, key).copy()
-
-
-def reference_embeddings_csv(lab: LabSetup) -> Path:
-    """Reference Q4 answer: the reference embeddings written as the lab's CSV."""
-    _, key = _embeddings_key(lab)
-    path = cache_dir() / "reference" / f"embeddings-{key}.csv"
-    if not path.is_file():
-        write_embeddings(*reference_embeddings(lab), path)
-    return path
-
-
-def embeddings_csv_problems(path: Path, lab: LabSetup) -> list[str]:
-    """Why ``path`` is not a valid Q4 output (empty list when it is)."""
-    try:
-        names, vectors = read_embeddings(path, EMBEDDING_DIM)
-    except EmbeddingsFileError as error:
-        return [str(error)]
-    reference_names, reference = reference_embeddings(lab)
-    if sorted(names) != sorted(reference_names):
-        return [f"{path}: the image names are not the {len(reference_names)} images of this run"]
-    position = {name: i for i, name in enumerate(names)}
-    wrong = ~same_vectors(vectors[[position[n] for n in reference_names]], reference)
-    if wrong.any():
-        return [
-            f"{path}: {int(wrong.sum())} vector(s) differ from ResNet-18's embedding of their image, "
-            f"e.g. {reference_names[int(np.flatnonzero(wrong)[0])]}"
-        ]
-    return []
+    key = cache.key(
+        cache.files_key(folder / name for name in lab.image_names), lab.weights, importlib.metadata.version("torch")
+    )
+    return folder, lab.reference_dir / f"embeddings-{key}.npy", lab.reference_dir / f"embeddings-{key}.csv"
 
 
 def spark_input_csv(lab: LabSetup) -> tuple[Path, str]:
     """The CSV the Spark notebooks load: the student's Q4 output when valid, else the reference."""
+    from helpers.questions.q04_csv import csv_problems
+    from helpers.reference.storage import embeddings_csv
+
+    problems = csv_problems(lab.embeddings_csv, lab)
     return _own_or_reference(
-        lab.embeddings_csv,
-        embeddings_csv_problems(lab.embeddings_csv, lab),
-        lambda: reference_embeddings_csv(lab),
-        "Q4",
+        lab, lab.embeddings_csv, problems, lab.embeddings_csv if not problems else embeddings_csv(lab), "Q4"
     )
-
-
-@dataclass(frozen=True)
-class QueryIndex:
-    """Part 3's result, rebuilt for Part 4: ``model`` (fitted LSH), ``hashed`` (image, features, hashes), and
-    ``csv``, the embeddings file it was built from.
-    """
-
-    model: BucketedRandomProjectionLSHModel
-    hashed: DataFrame
-    csv: Path
-    note: str
 
 
 def query_index(lab: LabSetup, spark: SparkSession) -> QueryIndex:
     """The LSH index Part 4 queries, rebuilt from your Q4 CSV when valid (else the reference) with the lab's
     settings, so that Part 4 works whatever happened in Part 3.
     """
-    from helpers import spark as lab_spark
+    from helpers.reference import spark_lsh
 
-    csv, note = spark_input_csv(lab)
-    # The same vectors as Part 3's 512 columns, handed to Spark as one array column: far quicker to plan.
-    features = lab_spark.assemble(lab_spark.embeddings_df(spark, *read_embeddings(csv, EMBEDDING_DIM)))
-    model = lab_spark.fit_lsh(features)
-    hashed = model.transform(features).cache()
-    hashed.count()
-    return QueryIndex(model, hashed, csv, note)
+    return spark_lsh.query_index(lab, spark, *spark_input_csv(lab))

@@ -1,10 +1,10 @@
-"""Embedding tables on disk: the lab's CSV (image name, then the vector) and Parquet, written atomically."""
+"""Files on disk: atomic writes, and reading the lab's embeddings tables (CSV or Parquet) back, checked for sense."""
 
 from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -19,19 +19,9 @@ class EmbeddingsFileError(ValueError):
     """An embeddings file cannot be used; the message names the file and what is wrong."""
 
 
-def vector_columns(dim: int) -> list[str]:
-    """Column names of the vector components: v0 ... v{dim-1}."""
+def component_names(dim: int) -> list[str]:
+    """Column names of the vector components in the lab's tables: v0 ... v{dim-1}."""
     return [f"v{i}" for i in range(dim)]
-
-
-def embeddings_frame(names: Sequence[str], vectors: np.ndarray) -> pd.DataFrame:
-    """One row per image: the ``image`` name, then one float column per vector component."""
-    vectors = np.asarray(vectors, dtype=np.float32)
-    if vectors.ndim != 2 or len(vectors) != len(names):
-        raise ValueError(f"expected {len(names)} vectors as a 2-D array, got shape {vectors.shape}")
-    frame = pd.DataFrame(vectors, columns=vector_columns(vectors.shape[1]))
-    frame.insert(0, IMAGE_COLUMN, list(names))
-    return frame
 
 
 def format_of(path: Path) -> str:
@@ -69,20 +59,11 @@ def atomic_write(path: Path, write: Callable[[Path], None]) -> Path:
     return path
 
 
-def write_embeddings(names: Sequence[str], vectors: np.ndarray, path: Path) -> Path:
-    """Write embeddings as CSV (header ``image,v0,...``) or Parquet, chosen by the suffix of ``path``."""
-    frame = embeddings_frame(names, vectors)
-    if format_of(path) == "csv":
-        # %.9g keeps every float32 exactly, so reading the CSV back gives the same vectors.
-        return atomic_write(path, lambda target: frame.to_csv(target, index=False, float_format="%.9g"))
-    return atomic_write(path, lambda target: frame.to_parquet(target, index=False))
-
-
 def read_embeddings(path: Path, dim: int | None = None) -> tuple[list[str], np.ndarray]:
     """Names and a float32 (N, dim) array from an embeddings CSV or Parquet file, checked for sense."""
     path = Path(path)
     if not path.is_file():
-        raise EmbeddingsFileError(f"{path}: no such file; create it first (e.g. python -m helpers.embed)")
+        raise EmbeddingsFileError(f"{path}: no such file; create it first (the embeddings notebook writes it)")
     try:
         if format_of(path) == "csv":
             frame = pd.read_csv(path, encoding="utf-8-sig", dtype={IMAGE_COLUMN: str})

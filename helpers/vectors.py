@@ -1,11 +1,12 @@
-"""NumPy-only vector maths: unit vectors, distances and exact nearest neighbours, the truth LSH approximates."""
+"""NumPy-only comparisons of vectors: unit length, cosine similarity, and when two embeddings count as equal.
+
+Nearest-neighbour search, the truth LSH approximates, is a question's work: it is in
+:mod:`helpers.reference.neighbors`.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import numpy as np
-import pandas as pd
 
 #: How far (relative to its length) an embedding may be from another of the same image and still count as
 #: equal: float noise, batching and a CSV round trip stay far below; any change to the preprocessing or
@@ -19,26 +20,6 @@ def unit_vectors(vectors: np.ndarray) -> np.ndarray:
     vectors = np.asarray(vectors, dtype=np.float64)
     norms = np.linalg.norm(vectors, axis=-1, keepdims=True)
     return vectors / np.where(norms == 0, 1.0, norms)
-
-
-def unit_distances(rows: np.ndarray, columns: np.ndarray) -> np.ndarray:
-    """Euclidean distances between the unit-length versions of two sets of vectors (via dot products)."""
-    gram = unit_vectors(rows) @ unit_vectors(columns).T
-    return np.sqrt(np.clip(2.0 - 2.0 * gram, 0.0, None))
-
-
-def exact_neighbors(names: Sequence[str], vectors: np.ndarray, query: np.ndarray, k: int = 5) -> pd.DataFrame:
-    """Brute-force k nearest neighbours by Euclidean distance (ties broken by name): ``image``, ``distance``."""
-    distances = np.linalg.norm(np.asarray(vectors, dtype=np.float64) - np.asarray(query, dtype=np.float64), axis=1)
-    order = np.lexsort((np.asarray(names), distances))[:k]
-    return pd.DataFrame({"image": [names[i] for i in order], "distance": distances[order]})
-
-
-def nearest_indices(vectors: np.ndarray, k: int) -> np.ndarray:
-    """For every row, the indices of its k nearest other rows by unit-vector distance (itself excluded)."""
-    distances = unit_distances(vectors, vectors)
-    np.fill_diagonal(distances, np.inf)
-    return np.argsort(distances, axis=1, kind="stable")[:, :k]
 
 
 def cosine(a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -24,7 +24,7 @@ from PIL import Image
 from helpers.config import shared_dir
 from helpers.data import Dataset, find_dataset
 from helpers.default_dataset import ensure_default_dataset
-from helpers.embedder import Embedder
+from helpers.reference.embedding import Embedder
 from tools.cluster import free_ports
 
 #: ../shared beside the checkout: real data and models that the repository may not contain.

@@ -18,8 +18,11 @@ from helpers import spark as lab_spark
 from helpers.config import SEED, artifacts_dir
 from helpers.data import DatasetError
 from helpers.default_dataset import lab_dataset
-from helpers.display import show_neighbors
-from helpers.embedder import DEFAULT_BACKBONE, Embedder, choose_weights
+from helpers.models import DEFAULT_BACKBONE, choose_weights
+from helpers.reference.distributed import embed_images_df
+from helpers.reference.embedding import Embedder
+from helpers.reference.neighbors import nearest_neighbors, show_neighbors, vector_of
+from helpers.reference.spark_lsh import assemble, embeddings_df, fit_lsh
 
 
 def run(
@@ -51,7 +54,7 @@ def run(
     names = labels["image"].tolist()
     if distributed:
         images = lab_spark.image_files_df(spark, dataset.image_dir, names)
-        raw = lab_spark.embed_images_df(images, backbone, weights, precision="fp32")
+        raw = embed_images_df(images, backbone, weights, precision="fp32")
         where = f"on the executors of {spark.sparkContext.master}"
     else:
         # fp32: bf16 would change which neighbours the demo prints (README "Performance").
@@ -60,16 +63,16 @@ def run(
         )
         for name, reason in embedded.failures.items():
             print(f"  could not embed {name}: {reason}")
-        raw = lab_spark.embeddings_df(spark, embedded.names, embedded.vectors)
+        raw = embeddings_df(spark, embedded.names, embedded.vectors)
         where = "locally"
-    features = lab_spark.assemble(raw).cache()
+    features = assemble(raw).cache()
     names = [row[0] for row in features.select("image").collect()]
     print(f"embedded {len(names)} images {where} with {backbone} ({weights} weights)")
 
-    model = lab_spark.fit_lsh(features)
+    model = fit_lsh(features)
     hashed = model.transform(features).cache()
     query = random.Random(SEED).choice(sorted(names))
-    neighbors = lab_spark.nearest_neighbors(model, hashed, lab_spark.vector_of(features, query), k)
+    neighbors = nearest_neighbors(model, hashed, vector_of(features, query), k)
 
     captions = dataset.captions(labels)
     print(f"\nquery image: {query} ({captions[query]}) on Spark {spark.version}, master {spark.sparkContext.master}")

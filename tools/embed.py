@@ -28,8 +28,10 @@ import pandas as pd
 
 from helpers import cache
 from helpers.data import DatasetError, Problem, find_dataset
-from helpers.embedder import BACKBONES, DEFAULT_BACKBONE, Embedder, Embeddings, WeightsUnavailableError
-from helpers.store import FORMATS, atomic_write, write_embeddings
+from helpers.models import BACKBONES, DEFAULT_BACKBONE, WeightsUnavailableError
+from helpers.reference.embedding import Embedder, Embeddings
+from helpers.reference.storage import write_embeddings
+from helpers.store import FORMATS, atomic_write
 
 EXIT_OK, EXIT_ERROR, EXIT_SKIPPED, EXIT_INTERRUPTED = 0, 2, 3, 130
 

@@ -1,7 +1,6 @@
 """nbgrader preprocessors of this course, one per file; ``nbgrader_config.py`` enables them."""
 
 from grading.preprocessors.hide_hidden_tests import HideHiddenTests
-from grading.preprocessors.resilient_execute import ResilientExecute
 from grading.preprocessors.sandboxed_execute import SandboxedExecute
 
-__all__ = ["HideHiddenTests", "ResilientExecute", "SandboxedExecute"]
+__all__ = ["HideHiddenTests", "SandboxedExecute"]

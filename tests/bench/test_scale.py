@@ -10,7 +10,9 @@ import pytest
 from bench import scale
 from bench.lsh import bucket_ids
 from helpers import spark as lab_spark
-from helpers.vectors import exact_neighbors, unit_vectors
+from helpers.reference.neighbors import exact_neighbors
+from helpers.reference.spark_lsh import assemble, embeddings_df, fit_lsh
+from helpers.vectors import unit_vectors
 
 
 @pytest.fixture(scope="module")
@@ -56,8 +58,8 @@ def test_numpy_baseline_finds_the_exact_neighbours(base):
 
 def test_bucket_ids_equal_sparks_hashes(spark, default_embeddings):
     """The NumPy bucket ids used for candidate counts are the hashes Spark's model.transform computes."""
-    features = lab_spark.assemble(lab_spark.embeddings_df(spark, default_embeddings.names, default_embeddings.vectors))
-    model = lab_spark.fit_lsh(features, 0.01, 3)
+    features = assemble(embeddings_df(spark, default_embeddings.names, default_embeddings.vectors))
+    model = fit_lsh(features, 0.01, 3)
     spark_ids = np.array([[h[0] for h in row[0]] for row in model.transform(features).select("hashes").collect()])
     numpy_ids = bucket_ids(model, unit_vectors(default_embeddings.vectors))
     assert numpy_ids.shape == (len(default_embeddings.names), 3)
@@ -90,10 +92,10 @@ def test_simulated_lsh_matches_sparks_answers(spark, default_embeddings):
     from bench.lsh import evaluate_lsh, simulate_lsh
 
     names, unit = default_embeddings.names, unit_vectors(default_embeddings.vectors)
-    features = lab_spark.assemble(lab_spark.embeddings_df(spark, names, default_embeddings.vectors)).cache()
+    features = assemble(embeddings_df(spark, names, default_embeddings.vectors)).cache()
     queries = list(range(0, len(names), 40))
     measured = evaluate_lsh(features, names, unit, queries, 0.004, 2)
-    simulated = simulate_lsh(lab_spark.fit_lsh(features, 0.004, 2), unit, queries)
+    simulated = simulate_lsh(fit_lsh(features, 0.004, 2), unit, queries)
     assert 0 < measured["recall_at_5"] < 1  # a setting that misses some neighbours: the comparison can fail
     assert simulated["recall_at_5"] == pytest.approx(measured["recall_at_5"], abs=0.03)
     assert simulated["candidate_fraction"] == pytest.approx(measured["candidate_fraction"], abs=1e-9)

@@ -42,7 +42,7 @@ def test_the_handout_holds_what_a_student_needs(handout_zip):
     names = {name.split("/", 1)[1] for name, _ in _entries(handout_zip)}
     assert {"README.md", "pyproject.toml", "requirements.txt", "environment.yml"} <= names
     assert {f"{ASSIGNMENT}/{name}" for name in notebook_names()} <= names
-    assert {"helpers/lab.py", "helpers/checks.py", "helpers/log4j2.properties"} <= names
+    assert {"helpers/lab.py", "helpers/questions/q07_lsh_model.py", "helpers/reference/spark_lsh.py"} <= names
     assert not [name for name in names if name.startswith(("grading/", "source/", "tests/", ".git"))]
     readme = dict(_entries(handout_zip))["lab5-handout/README.md"].decode()
     assert "pip install ." in readme.split("\n\n")[1] and "jupyter lab" in readme.split("\n\n")[1]
@@ -64,7 +64,7 @@ def test_no_answers_in_the_handout(handout_zip):
 
 def test_the_scan_finds_answers_wherever_they_hide(tmp_path):
     """The scan is not blind: a source notebook, a golden submission, grading code, a gradebook, a wheel: all found."""
-    hidden = "assert _verdict.passed, _verdict.message"
+    hidden = "from grading.hidden import grade"
     wheel = io.BytesIO()
     with zipfile.ZipFile(wheel, "w") as archive:
         archive.writestr("pkg/tests.py", f"x = 1\n{hidden}\n")

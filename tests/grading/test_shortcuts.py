@@ -1,90 +1,137 @@
-"""grading.shortcuts: which question a report of the sensor costs, decided from who asked for the work."""
+"""grading.shortcuts: what a report of the sensor costs, from where it ran, when, and what the sensor verified."""
 
 from __future__ import annotations
+
+import importlib
+import inspect
+import pkgutil
 
 import nbformat
 import pytest
 from nbformat.v4 import new_code_cell
 
+import helpers.reference
 from grading import shortcuts
 from grading.course import source_dir
 
 
 @pytest.fixture
-def cells():
-    """Notebook 3 as a student submits it, with one cell the student added before Q7's answer."""
+def ledger():
+    """Notebook 3 as a student submits it, with one cell the student added before Q7's answer; a kernel at t=0."""
     notebook = nbformat.read(source_dir() / "3_spark_lsh.ipynb", as_version=4)
-    position = next(
-        i for i, cell in enumerate(notebook.cells) if cell.metadata.get("nbgrader", {}).get("grade_id") == "q7_answer"
-    )
+    position = _index(notebook.cells, "q7_answer")
     notebook.cells.insert(position, new_code_cell("def helper(df):\n    return df"))
-    return notebook.cells
+    book = shortcuts.ShortcutLedger(notebook.cells)
+    book.kernel_started(0)
+    return book
 
 
 def _index(cells, grade_id):
     return next(i for i, cell in enumerate(cells) if cell.metadata.get("nbgrader", {}).get("grade_id") == grade_id)
 
 
-def _event(cells, index=None, **detail):
-    origin = {"cell": shortcuts.cell_file(cells[index].source)} if index is not None else {}
-    return {"function": "assemble", "file": "/x/helpers/spark.py", "main_thread": True, **origin, **detail}
+def _run(ledger, grade_id_or_index, start, end):
+    index = grade_id_or_index if isinstance(grade_id_or_index, int) else _index(ledger.cells, grade_id_or_index)
+    ledger.cell_started(index, start)
+    ledger.cell_finished(end)
+    return index
 
 
-def test_the_answer_cell_that_asked_loses_its_question(cells):
-    """Reference code called from Q6's answer cell costs Q6 and nothing else."""
-    ledger = shortcuts.ShortcutLedger(cells)
-    ledger.record("reference", _event(cells, _index(cells, "q6_answer")), None, None)
-    assert set(ledger.costs) == {"Q6"} and "assemble" in ledger.costs["Q6"]
+def _report(ledger, at, locked_cell=None, main=True, function="fit_lsh"):
+    detail = {"function": function, "file": "reference/spark_lsh.py", "locked_cell": locked_cell, "main": main}
+    ledger.record("reference", at, detail)
 
 
-def test_locked_cells_using_the_plumbing_cost_nothing(cells):
-    """The Setup and test cells call the lab's helpers on the main thread: no question loses anything."""
-    ledger = shortcuts.ShortcutLedger(cells)
-    ledger.record("reference", _event(cells, _index(cells, "setup")), None, None)
-    ledger.record("reference", _event(cells, _index(cells, "q6_features_vector")), None, None)
-    assert ledger.costs == {}
+def test_the_setup_cells_own_plumbing_costs_nothing(ledger):
+    """Verified by the sensor as the running Setup cell, on the main thread, before any other cell: plumbing."""
+    setup = _run(ledger, "setup", 10, 20)
+    _report(ledger, 15, locked_cell=setup)
+    assert ledger.shortcuts == {}
 
 
-def test_a_cell_the_student_added_counts_for_the_next_answer(cells):
+def test_an_answer_cell_that_runs_reference_code_loses_its_question(ledger):
+    """Reference code run while Q6's answer ran costs Q6, with a message naming the function."""
+    _run(ledger, "setup", 10, 20)
+    _run(ledger, "q6_answer", 30, 40)
+    _report(ledger, 35, function="assemble")
+    assert set(ledger.costs) == {"Q6"}
+    assert "assemble in helpers/reference/spark_lsh.py" in ledger.costs["Q6"] and "reference code" in ledger.costs["Q6"]
+
+
+def test_code_run_during_a_test_costs_that_tests_question(ledger):
+    """A callback or an object of the student's used by Q7's test (even claiming the test cell) costs Q7."""
+    _run(ledger, "setup", 10, 20)
+    test = _run(ledger, "q7_brp_model", 30, 40)
+    _report(ledger, 35, locked_cell=test)
+    assert set(ledger.costs) == {"Q7"} and "Q7's test" in ledger.costs["Q7"]
+
+
+def test_a_setup_cell_after_student_code_is_not_plumbing(ledger):
+    """Once any other cell has run, the Setup cell's reference code may be the student's: it costs the next answer."""
+    _run(ledger, 4, 5, 8)  # a student cell added above the Setup cell
+    setup = _run(ledger, "setup", 10, 20)
+    _report(ledger, 15, locked_cell=setup)
+    assert set(ledger.costs) == {"Q5"}
+
+
+@pytest.mark.parametrize(
+    ("locked_cell", "main"), [(None, True), ("q5_spark_dataframe", True), ("setup", False)], ids=["none", "other", "thread"]
+)
+def test_plumbing_must_be_verified_by_the_sensor(ledger, locked_cell, main):
+    """During the Setup cell: no verified locked cell, another locked cell, or another thread: all the student's."""
+    setup = _run(ledger, "setup", 10, 20)
+    _report(ledger, 15, locked_cell=_index(ledger.cells, locked_cell) if locked_cell else None, main=main)
+    assert set(ledger.costs) == {"Q5"} and ledger.shortcuts["Q5"].cell == setup
+
+
+def test_code_between_cells_costs_the_last_answer(ledger):
+    """A thread or callback that runs after Q6's answer and test, before the next cell, costs Q6."""
+    _run(ledger, "setup", 10, 20)
+    _run(ledger, "q6_answer", 30, 40)
+    _run(ledger, "q6_features_vector", 50, 60)
+    _report(ledger, 65)
+    assert set(ledger.costs) == {"Q6"}
+
+
+def test_a_cell_the_student_added_counts_for_the_next_answer(ledger):
     """Code in a student's own cell before Q7's answer is Q7's work."""
-    ledger = shortcuts.ShortcutLedger(cells)
-    ledger.record("reference", _event(cells, _index(cells, "q7_answer") - 1), None, None)
-    assert set(ledger.costs) == {"Q7"}
+    _run(ledger, "setup", 10, 20)
+    added = _run(ledger, _index(ledger.cells, "q7_answer") - 1, 30, 40)
+    _report(ledger, 35)
+    assert set(ledger.costs) == {"Q7"} and ledger.shortcuts["Q7"].cell == added
 
 
-def test_a_subclass_inheriting_the_work_costs_the_answer_that_defined_it():
-    """A reference method run on an instance of the notebook's class C costs the question whose answer defines C."""
-    notebook = nbformat.read(source_dir() / "2_embeddings.ipynb", as_version=4)
-    ledger = shortcuts.ShortcutLedger(notebook.cells)
-    ledger.record(
-        "reference",
-        {"function": "Embedder.get_vec", "file": "/x/helpers/embedder.py", "main_thread": True, "class": "C"},
-        None,
-        None,
-    )
-    assert set(ledger.costs) == {"Q2"}
+def test_a_restarted_kernel_runs_its_setup_cells_as_plumbing(ledger):
+    """After a kernel died, the fresh kernel's Setup cells are the lab's again; the dead kernel's time is not."""
+    _run(ledger, "setup", 10, 20)
+    _run(ledger, "q6_answer", 30, 40)
+    ledger.kernel_started(50)
+    setup = _run(ledger, "setup", 60, 70)
+    _report(ledger, 65, locked_cell=setup)
+    assert ledger.shortcuts == {}
 
 
-def test_a_thread_or_process_without_notebook_code_costs_the_running_answer(cells):
-    """Reference code started directly by a thread or subprocess counts for the answer running (or last run)."""
-    ledger = shortcuts.ShortcutLedger(cells)
-    ledger.record("reference", _event(cells, main_thread=False), _index(cells, "q8_answer"), None)
-    ledger.record(
-        "reference", _event(cells, main_thread=False), _index(cells, "q7_brp_model"), _index(cells, "q7_answer")
-    )
-    assert set(ledger.costs) == {"Q7", "Q8"}
+def test_what_the_kernel_does_after_the_last_cell_costs_nothing(ledger):
+    """The kernel shutting down (atexit handlers, finalisers) cannot cost anything once the ledger is frozen."""
+    _run(ledger, "q8_hashed_dataframe", 30, 40)
+    ledger.freeze(50)
+    _report(ledger, 55)
+    ledger.record("tamper", 56, "late")
+    assert ledger.shortcuts == {} and ledger.tampering == []
 
 
-def test_tampering_is_kept_apart(cells):
+def test_tampering_is_kept_apart(ledger):
     """A report of tampering is recorded as such (the notebook's tests then all fail)."""
-    ledger = shortcuts.ShortcutLedger(cells)
-    ledger.record("tamper", "sys.settrace", None, None)
-    assert ledger.tampering == ["sys.settrace"] and ledger.costs == {}
+    ledger.record("tamper", 5, "ctypes.dlsym")
+    assert ledger.tampering == ["ctypes.dlsym"] and ledger.costs == {}
 
 
-def test_every_reference_function_resolves_to_code():
-    """The reference table names real functions (a rename in helpers would otherwise silently disable a rule)."""
-    watched = shortcuts.watched_code()
-    assert len(watched) == sum(len(functions) for functions in shortcuts.REFERENCE_CODE.values())
-    assert all(path.endswith(".py") and "/helpers/" in path for path, _ in watched)
-    assert shortcuts.question_for(*shortcuts._resolve("helpers.spark.fit_lsh")) == "Q7"
+def test_no_public_reference_function_hides_behind_a_cache():
+    """Every function of helpers.reference runs its own code when called: a cache wrapper would skip the sensor's
+    report on every call but the first.
+    """
+    for info in pkgutil.iter_modules(helpers.reference.__path__):
+        module = importlib.import_module(f"helpers.reference.{info.name}")
+        for name, value in vars(module).items():
+            if callable(value) and getattr(value, "__module__", None) == module.__name__ and not name.startswith("_"):
+                assert inspect.isfunction(value) or inspect.isclass(value), f"{module.__name__}.{name} is wrapped"

@@ -7,8 +7,10 @@ import pytest
 from pyspark.ml.linalg import DenseVector
 
 from helpers import spark as lab_spark
-from helpers.store import write_embeddings
-from helpers.vectors import exact_neighbors, unit_vectors
+from helpers.reference.neighbors import exact_neighbors, nearest_neighbors, vector_of
+from helpers.reference.spark_lsh import assemble, embeddings_df, fit_lsh, read_embeddings_df
+from helpers.reference.storage import write_embeddings
+from helpers.vectors import unit_vectors
 
 # Measured with the seeded random ResNet-18 (fp32) on the default dataset, every 10th image as the query,
 # its 5 nearest neighbours excluding itself: exact 0.910, Spark LSH 0.910 (recall@5 vs exact 1.000).
@@ -40,9 +42,9 @@ def small_files(tmp_path_factory, default_embeddings):
 def test_read_embeddings_df_values(spark, small_files, suffix):
     """An embeddings CSV or Parquet file becomes image + 512 numeric columns holding the written float32 values."""
     names, vectors, paths = small_files
-    df = lab_spark.read_embeddings_df(spark, paths[suffix])
+    df = read_embeddings_df(spark, paths[suffix])
     assert df.columns == ["image"] + [f"v{i}" for i in range(512)]
-    assert lab_spark.component_columns(df) == [f"v{i}" for i in range(512)]
+    assert lab_spark.numeric_columns(df.dtypes) == [f"v{i}" for i in range(512)]
     table = df.toPandas()
     assert table["image"].tolist() == names
     assert np.array_equal(table.drop(columns="image").to_numpy().astype(np.float32), vectors)
@@ -58,7 +60,7 @@ def test_read_embeddings_df_values(spark, small_files, suffix):
 def test_read_embeddings_df_columns_are_double(spark, small_files, suffix):
     """read_embeddings_df gives a string image column and 512 double columns, whatever the file format."""
     _, _, paths = small_files
-    dtypes = lab_spark.read_embeddings_df(spark, paths[suffix]).dtypes
+    dtypes = read_embeddings_df(spark, paths[suffix]).dtypes
     assert dtypes[0] == ("image", "string")
     assert len(dtypes) == 513
     assert {kind for _, kind in dtypes[1:]} == {"double"}
@@ -69,10 +71,7 @@ def test_csv_and_parquet_give_the_same_features(spark, small_files):
     _, _, paths = small_files
     from_csv, from_parquet = (
         np.array(
-            [
-                row.features.toArray()
-                for row in lab_spark.assemble(lab_spark.read_embeddings_df(spark, paths[s])).orderBy("image").collect()
-            ]
+            [row.features.toArray() for row in assemble(read_embeddings_df(spark, paths[s])).orderBy("image").collect()]
         )
         for s in ("csv", "parquet")
     )
@@ -82,7 +81,7 @@ def test_csv_and_parquet_give_the_same_features(spark, small_files):
 def test_assemble_gives_unit_features(spark, small_files):
     """Assemble produces an image + features DataFrame whose vectors have length 1 and point like the inputs."""
     names, vectors, paths = small_files
-    features = lab_spark.assemble(lab_spark.read_embeddings_df(spark, paths["csv"]))
+    features = assemble(read_embeddings_df(spark, paths["csv"]))
     assert features.columns == ["image", "features"]
     rows = {row.image: row.features for row in features.collect()}
     assert sorted(rows) == sorted(names)
@@ -95,10 +94,8 @@ def test_assemble_gives_unit_features(spark, small_files):
 @pytest.fixture(scope="module")
 def default_index(spark, default_embeddings):
     """All default-dataset embeddings in Spark: (features, fitted LSH model, hashed DataFrame)."""
-    features = lab_spark.assemble(
-        lab_spark.embeddings_df(spark, default_embeddings.names, default_embeddings.vectors)
-    ).cache()
-    model = lab_spark.fit_lsh(features)
+    features = assemble(embeddings_df(spark, default_embeddings.names, default_embeddings.vectors)).cache()
+    model = fit_lsh(features)
     hashed = model.transform(features).cache()
     yield features, model, hashed
     hashed.unpersist()
@@ -122,8 +119,8 @@ def test_query_in_index_returns_itself_first(default_index, default_embeddings):
     """Querying an indexed image's vector returns exactly k=5 rows, nearest first, the image itself at distance 0."""
     features, model, hashed = default_index
     query = default_embeddings.names[17]
-    vector = lab_spark.vector_of(features, query)
-    found = lab_spark.nearest_neighbors(model, hashed, vector, k=5)
+    vector = vector_of(features, query)
+    found = nearest_neighbors(model, hashed, vector, k=5)
     assert list(found.columns) == ["image", "distance"]
     assert len(found) == 5
     assert found.loc[0, "image"] == query
@@ -136,7 +133,7 @@ def test_vector_of_unknown_image(default_index):
     """vector_of an image that is not in the DataFrame is a KeyError naming it."""
     features, _, _ = default_index
     with pytest.raises(KeyError, match=r"nope\.jpg"):
-        lab_spark.vector_of(features, "nope.jpg")
+        vector_of(features, "nope.jpg")
 
 
 def test_neighbours_share_the_near_duplicate_group(default_index, default_embeddings):
@@ -150,7 +147,7 @@ def test_neighbours_share_the_near_duplicate_group(default_index, default_embedd
         query = names[i]
         exact = exact_neighbors(names, units, units[i], k=6)
         exact = exact[exact["image"] != query]["image"].tolist()[:5]
-        approx = lab_spark.nearest_neighbors(model, hashed, units[i], k=6)
+        approx = nearest_neighbors(model, hashed, units[i], k=6)
         assert approx.loc[0, "image"] == query
         approx = approx[approx["image"] != query]["image"].tolist()[:5]
         exact_fraction.append(np.mean([class_of[n] == class_of[query] for n in exact]))
@@ -172,12 +169,12 @@ def test_real_data_pipeline_returns_query_first(spark, mini_dataset, random_embe
     embedded = embed(mini_dataset, random_embedder)
     assert len(embedded.names) == 160
     path = write_embeddings(embedded.names, embedded.vectors, tmp_path / "mini.csv")
-    features = lab_spark.assemble(lab_spark.read_embeddings_df(spark, path)).cache()
+    features = assemble(read_embeddings_df(spark, path)).cache()
     try:
-        model = lab_spark.fit_lsh(features)
+        model = fit_lsh(features)
         hashed = model.transform(features)
         for query in (embedded.names[0], embedded.names[77], embedded.names[-1]):
-            found = lab_spark.nearest_neighbors(model, hashed, lab_spark.vector_of(features, query), k=5)
+            found = nearest_neighbors(model, hashed, vector_of(features, query), k=5)
             assert len(found) == 5
             assert found.loc[0, "image"] == query
             assert found.loc[0, "distance"] == pytest.approx(0.0, abs=1e-9)

@@ -6,7 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from helpers.store import EmbeddingsFileError, atomic_write, read_embeddings, vector_columns, write_embeddings
+from helpers.reference.storage import write_embeddings
+from helpers.store import EmbeddingsFileError, atomic_write, component_names, read_embeddings
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +40,7 @@ def test_csv_header(tmp_path, vectors):
     path = write_embeddings(NAMES, vectors, tmp_path / "emb.csv")
     header = path.read_text(encoding="utf-8").splitlines()[0]
     assert header == ",".join(["image"] + [f"v{i}" for i in range(512)])
-    assert vector_columns(3) == ["v0", "v1", "v2"]
+    assert component_names(3) == ["v0", "v1", "v2"]
     assert list(pd.read_parquet(write_embeddings(NAMES, vectors, tmp_path / "emb.parquet")).columns) == header.split(
         ","
     )

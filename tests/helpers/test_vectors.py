@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from helpers.vectors import cosine, exact_neighbors, nearest_indices, same_vectors, unit_distances, unit_vectors
+from helpers.reference.neighbors import exact_neighbors, nearest_indices, unit_distances
+from helpers.vectors import cosine, same_vectors, unit_vectors
 
 
 def test_unit_vectors_leave_zero_rows_alone():

@@ -14,7 +14,10 @@ import pytest
 from PIL import Image
 
 from helpers import spark as lab_spark
-from helpers.embedder import Embedder
+from helpers.reference.distributed import embed_images_df
+from helpers.reference.embedding import Embedder
+from helpers.reference.neighbors import nearest_neighbors, vector_of
+from helpers.reference.spark_lsh import assemble, embeddings_df, fit_lsh
 from tools.cluster import HOST, StandaloneCluster
 
 pytestmark = pytest.mark.slow
@@ -27,12 +30,12 @@ PIPELINE = textwrap.dedent("""
     image_dir, names = Path(sys.argv[1]), json.loads(sys.argv[2])
     spark = lab_spark.get_spark("lab5-cluster-test")
     files = lab_spark.image_files_df(spark, image_dir, names)
-    raw = lab_spark.embed_images_df(files, weights="random", precision="fp32", batch_size=8)
+    raw = embed_images_df(files, weights="random", precision="fp32", batch_size=8)
     rows = {row["image"]: row["raw_features"].toArray().tolist() for row in raw.collect()}
-    features = lab_spark.assemble(raw).cache()
-    model = lab_spark.fit_lsh(features)
+    features = assemble(raw).cache()
+    model = fit_lsh(features)
     hashed = model.transform(features).cache()
-    neighbors = lab_spark.nearest_neighbors(model, hashed, lab_spark.vector_of(features, names[0]), 5)
+    neighbors = nearest_neighbors(model, hashed, vector_of(features, names[0]), 5)
     pairs = lab_spark.near_duplicates(model, hashed, 0.05)
     executors = spark.sparkContext._jsc.sc().getExecutorMemoryStatus().size()
     print(json.dumps({"master": spark.sparkContext.master, "executors": executors, "vectors": rows,
@@ -55,14 +58,14 @@ def local_result(spark, sample):
     vectors, failures = embedder.embed_files([image_dir / n for n in names], draft=True)
     reference, _ = embedder.embed_files([image_dir / n for n in names], draft=False)
     assert not failures
-    features = lab_spark.assemble(lab_spark.embeddings_df(spark, names, vectors)).cache()
-    model = lab_spark.fit_lsh(features)
+    features = assemble(embeddings_df(spark, names, vectors)).cache()
+    model = fit_lsh(features)
     hashed = model.transform(features).cache()
-    neighbors = lab_spark.nearest_neighbors(model, hashed, lab_spark.vector_of(features, names[0]), 5)
+    neighbors = nearest_neighbors(model, hashed, vector_of(features, names[0]), 5)
     pairs = lab_spark.near_duplicates(model, hashed, 0.05)
     files = lab_spark.image_files_df(spark, image_dir, names)
-    distributed = lab_spark.embed_images_df(files, weights="random", batch_size=8)
-    full_decoding = lab_spark.embed_images_df(files, weights="random", batch_size=8, draft=False)
+    distributed = embed_images_df(files, weights="random", batch_size=8)
+    full_decoding = embed_images_df(files, weights="random", batch_size=8, draft=False)
     return {
         "vectors": dict(zip(names, vectors)),
         "reference": dict(zip(names, reference)),
@@ -157,9 +160,9 @@ def test_similarity_join_finds_planted_duplicates(spark, tmp_path, default_datas
         Image.open(default_dataset.image_path(name)).convert("RGB").save(tmp_path / name, quality=95)
     Image.open(tmp_path / names[0]).save(tmp_path / "copy_of_0.jpg", quality=95)
     Image.open(tmp_path / names[1]).save(tmp_path / "reencoded_1.jpg", quality=60)
-    raw = lab_spark.embed_images_df(lab_spark.image_files_df(spark, tmp_path), weights="random")
-    features = lab_spark.assemble(raw).cache()
-    model = lab_spark.fit_lsh(features)
+    raw = embed_images_df(lab_spark.image_files_df(spark, tmp_path), weights="random")
+    features = assemble(raw).cache()
+    model = fit_lsh(features)
     pairs = lab_spark.near_duplicates(model, model.transform(features), threshold=0.02)
     found = {tuple(sorted(pair)) for pair in pairs[["image_a", "image_b"]].values.tolist()}
     assert found == {tuple(sorted((names[0], "copy_of_0.jpg"))), tuple(sorted((names[1], "reencoded_1.jpg")))}

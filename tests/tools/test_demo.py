@@ -5,8 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from helpers import embedder
-from helpers.display import show_neighbors
+from helpers import models
+from helpers.reference.neighbors import show_neighbors
 from tools import demo
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -16,9 +16,9 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 def random_weights(monkeypatch):
     """LAB_WEIGHTS=random for one test, with choose_weights' per-process cache cleared before and after."""
     monkeypatch.setenv("LAB_WEIGHTS", "random")
-    embedder.choose_weights.cache_clear()
+    models.choose_weights.cache_clear()
     yield
-    embedder.choose_weights.cache_clear()
+    models.choose_weights.cache_clear()
 
 
 @pytest.mark.slow

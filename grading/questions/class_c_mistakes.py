@@ -1,4 +1,5 @@
-"""Class C's plausible mistakes, reproduced: the reference network with one thing done wrong.
+"""Class C's plausible mistakes (Q2, and Q3 when it uses a wrong C), reproduced: the reference network with one
+thing done wrong.
 
 When a student's vector differs from the reference embedding, the grader computes what each common
 mistake would give for the same image; the one that gives the student's vector is the diagnosis,
@@ -16,8 +17,9 @@ import torch
 from PIL import Image
 from torchvision import transforms as T
 
-from helpers.embedder import load_model, strip_classifier
-from helpers.transforms import IMAGE_SIZE, IMAGENET_MEAN, IMAGENET_STD
+from helpers.images import IMAGE_SIZE, IMAGENET_MEAN, IMAGENET_STD
+from helpers.models import load_model
+from helpers.reference.embedding import strip_classifier
 from helpers.vectors import same_vectors
 
 #: How close a reproduced mistake must come to the student's vector to be named (same pipeline, same numbers).
@@ -25,8 +27,8 @@ MATCH = 1e-3
 
 
 @dataclass(frozen=True)
-class Variant:
-    """One way to get class C wrong: how to reproduce it and what to tell the student."""
+class ClassCMistake:
+    """One way to get class C wrong: how to reproduce it, its name in the class report, what to tell the student."""
 
     name: str
     message: str
@@ -44,47 +46,47 @@ def _raw_pixels(image: Image.Image) -> torch.Tensor:
     return T.Normalize(IMAGENET_MEAN, IMAGENET_STD)(pixels)
 
 
-VARIANTS = (
-    Variant(
-        "training mode",
+CLASS_C_MISTAKES = (
+    ClassCMistake(
+        "C left in training mode",
         "C leaves the network in training mode: batch normalisation then uses the statistics of "
         "the one image instead of those learnt on ImageNet. Call model.eval() in __init__.",
         _standard,
         train=True,
     ),
-    Variant(
-        "no normalisation",
+    ClassCMistake(
+        "no ImageNet normalisation",
         "C feeds the network pixels in 0-1 without ImageNet normalisation: add "
         "T.Normalize(mean=[0.485, 0.456, 0.406], std=[0.229, 0.224, 0.225]) after T.ToTensor().",
         lambda image: T.Compose([T.Resize((IMAGE_SIZE, IMAGE_SIZE)), T.ToTensor()])(image),
     ),
-    Variant(
-        "wrong normalisation",
+    ClassCMistake(
+        "normalised with mean and std 0.5",
         "C normalises with mean and std 0.5 instead of ImageNet's statistics: use "
         "mean=[0.485, 0.456, 0.406], std=[0.229, 0.224, 0.225].",
         lambda image: T.Compose([T.Resize((IMAGE_SIZE, IMAGE_SIZE)), T.ToTensor(), T.Normalize([0.5] * 3, [0.5] * 3)])(
             image
         ),
     ),
-    Variant(
-        "BGR",
+    ClassCMistake(
+        "colour channels reversed (BGR)",
         "C reverses the colour channels (BGR, as OpenCV reads images): the network expects RGB, as PIL gives it.",
         lambda image: _standard(Image.merge("RGB", image.convert("RGB").split()[::-1])),
     ),
-    Variant(
-        "grayscale",
+    ClassCMistake(
+        "image made grey",
         "C turns the image grey before the network: keep its colours, convert('RGB') only makes "
         "sure there are three channels.",
         lambda image: _standard(image.convert("L").convert("RGB")),
     ),
-    Variant(
-        "crop",
+    ClassCMistake(
+        "cropped instead of resized",
         "C crops the image (Resize then CenterCrop, as for ImageNet evaluation): resize it to exactly "
         "224x224 with T.Resize((224, 224)) so that nothing is cut off.",
         lambda image: _standard(image, T.Compose([T.Resize(256), T.CenterCrop(IMAGE_SIZE)])),
     ),
-    Variant(
-        "pixels 0-255",
+    ClassCMistake(
+        "pixels from 0 to 255",
         "C gives the network pixel values from 0 to 255: T.ToTensor() scales them to 0-1 before the normalisation.",
         _raw_pixels,
     ),
@@ -97,17 +99,17 @@ def _network(weights: str, train: bool) -> torch.nn.Module:
     return network.train() if train else network.eval()
 
 
-def reproduce(variant: Variant, image: Image.Image, weights: str) -> np.ndarray:
+def reproduce(mistake: ClassCMistake, image: Image.Image, weights: str) -> np.ndarray:
     """What a class C with this mistake returns for ``image``."""
     with torch.no_grad():
-        return _network(weights, variant.train)(variant.prepare(image.convert("RGB"))[None])[0].numpy()
+        return _network(weights, mistake.train)(mistake.prepare(image.convert("RGB"))[None])[0].numpy()
 
 
-def diagnose(vector: np.ndarray, image: Image.Image, weights: str) -> str | None:
+def diagnose(vector: np.ndarray, image: Image.Image, weights: str) -> ClassCMistake | None:
     """The mistake that turns the reference embedding of ``image`` into ``vector``, or None when none does."""
     vector = np.asarray(vector, dtype=np.float64).ravel()
-    for variant in VARIANTS:
-        reproduced = reproduce(variant, image, weights)
+    for mistake in CLASS_C_MISTAKES:
+        reproduced = reproduce(mistake, image, weights)
         if reproduced.size == vector.size and same_vectors(vector[None, :], reproduced[None, :], MATCH).all():
-            return variant.message
+            return mistake
     return None

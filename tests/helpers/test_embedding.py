@@ -1,6 +1,8 @@
-"""helpers.embedder: headless ResNet-18 / MobileNetV2, weights from LAB_WEIGHTS, files to vectors."""
+"""helpers.models (networks, weights) and helpers.reference.embedding (the reference class C): images to vectors."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -8,9 +10,11 @@ import torch
 from PIL import Image
 
 from helpers.config import shared_dir
-from helpers.embedder import Embedder, WeightsUnavailableError, bf16_supported, load_model
-from helpers.transforms import load_rgb
-from helpers.vectors import exact_neighbors, unit_vectors
+from helpers.images import load_rgb
+from helpers.models import WeightsUnavailableError, bf16_supported, load_model
+from helpers.reference.embedding import Embedder
+from helpers.reference.neighbors import exact_neighbors
+from helpers.vectors import unit_vectors
 
 #: A real ImageNet-pretrained MobileNetV2 state_dict that sits beside the checkout (never in the repository).
 MOBILENET_CHECKPOINT = shared_dir() / "models" / "mobilenet_v2_imagenet.pth"
@@ -216,7 +220,8 @@ def test_imagenet_mobilenet_finds_same_car_model(mini_dataset, embed):
 
 def test_draft_path_is_the_reference_arithmetic_on_the_same_pixels(random_embedder, sample_paths):
     """The fast path's batched uint8 normalisation gives the reference transform's floats for the same pixels."""
-    from helpers.transforms import decode_pixels, normalize_pixels, tensor_transform
+    from helpers.images import decode_pixels, normalize_pixels
+    from helpers.reference.embedding import tensor_transform
 
     pixels = decode_pixels(sample_paths[0])
     assert pixels.dtype == torch.uint8 and pixels.shape == (3, 224, 224)
@@ -263,3 +268,31 @@ def test_pixel_limit_is_refused_before_decoding(random_embedder, tmp_path, monke
     for draft in (False, True):
         found = random_embedder.embed_batch([path], draft=draft)
         assert found.indices == [] and "DecompressionBomb" in found.failures[0]
+
+
+def test_checkpoints_are_where_torchvision_puts_them():
+    """Finding the ImageNet checkpoints without torch gives torchvision's own answers (hub folder, file names)."""
+    from torchvision import models
+
+    from helpers import models as lab_models
+
+    assert lab_models.hub_dir() == Path(torch.hub.get_dir())
+    assert models.ResNet18_Weights.IMAGENET1K_V1.url == lab_models.WEIGHTS_URL + lab_models.BACKBONES["resnet18"].checkpoint
+    assert models.MobileNet_V2_Weights.IMAGENET1K_V1.url.endswith(lab_models.BACKBONES["mobilenet_v2"].checkpoint)
+
+
+def test_offline_the_lab_continues_with_random_weights_and_says_so_in_one_paragraph(monkeypatch, tmp_path):
+    """No internet and no cached checkpoint: random weights, and one paragraph that says why and how to fix it."""
+    from helpers import models as lab_models
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    monkeypatch.setattr(lab_models, "WEIGHTS_URL", "http://127.0.0.1:9/")  # nothing listens there: refused at once
+    lab_models.choose_weights.cache_clear()
+    try:
+        weights, note = lab_models.choose_weights("resnet18", "imagenet")
+    finally:
+        lab_models.choose_weights.cache_clear()
+    assert weights == "random"
+    assert "\n" not in note and "Traceback" not in note and "RANDOM" in note
+    assert str(tmp_path / "hub" / "checkpoints") in note and "resnet18-f37072fd.pth" in note
+    assert not list(tmp_path.rglob("*.pth*")), "a failed download must leave no partial file"

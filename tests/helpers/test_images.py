@@ -1,4 +1,4 @@
-"""helpers.transforms: Q1's resize to 224x224 JPEGs, mode conversion to RGB, and the network input."""
+"""helpers.images (any file to RGB, the fast decoding path) and Q1's reference resize and network input."""
 
 from __future__ import annotations
 
@@ -7,15 +7,9 @@ import pytest
 import torch
 from PIL import Image
 
-from helpers.transforms import (
-    IMAGE_SIZE,
-    IMAGENET_MEAN,
-    image_batch,
-    load_rgb,
-    resize_folder,
-    tensor_transform,
-    to_rgb,
-)
+from helpers.images import IMAGE_SIZE, IMAGENET_MEAN, load_rgb, to_rgb
+from helpers.reference.embedding import image_batch, tensor_transform
+from helpers.reference.resize import resize_folder
 
 
 def test_resize_folder_outputs(default_dataset, tmp_path):

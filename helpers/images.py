@@ -1,19 +1,16 @@
-"""Image preprocessing: the lab's Q1 resize step and the tensor transform the network expects."""
+"""Reading images: any file to 8-bit RGB, the fast decoding path, and the ImageNet input statistics."""
 
 from __future__ import annotations
 
 import io
-from collections.abc import Iterable
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 import numpy as np
-import torch
 from PIL import Image
-from torchvision import transforms as T
-from torchvision.transforms.v2 import functional as F
 
-from helpers.store import atomic_write
+if TYPE_CHECKING:  # torch is imported where it is used: the Spark notebooks never need it
+    import torch
 
 IMAGE_SIZE = 224
 #: Statistics of the ImageNet training set; pretrained torchvision models expect inputs scaled this way.
@@ -60,12 +57,15 @@ def load_rgb(path: Path | str | BinaryIO, draft_size: int | None = None, strict:
 
 
 def decode_pixels(source: Path | str | bytes, size: int = IMAGE_SIZE) -> torch.Tensor:
-    """The fast decoding path: a (3, size, size) uint8 tensor, squashed like :func:`resize_transform`.
+    """The fast decoding path: a (3, size, size) uint8 tensor, squashed to size x size like Q1's resize.
 
     The JPEG decoder skips detail (``draft``) and the antialiased resize runs on 8-bit pixels in
     torchvision's vectorised kernel: about 1 ms per Stanford Cars photo against 3.5 ms for a full
     decode, a resize in Pillow and float conversion per image (README "Performance").
     """
+    import torch
+    from torchvision.transforms.v2 import functional as F
+
     image = load_rgb(io.BytesIO(source) if isinstance(source, bytes) else source, draft_size=size, strict=True)
     # Height x width x channel, as Pillow stores it: the 8-bit resize kernel is fastest on this layout.
     pixels = torch.from_numpy(np.array(image)).permute(2, 0, 1)
@@ -73,51 +73,9 @@ def decode_pixels(source: Path | str | bytes, size: int = IMAGE_SIZE) -> torch.T
 
 
 def normalize_pixels(batch: torch.Tensor) -> torch.Tensor:
-    """(N, 3, H, W) uint8 pixels to the network input: the arithmetic of :func:`tensor_transform`, batched."""
+    """(N, 3, H, W) uint8 pixels to the network input: ToTensor's scaling and ImageNet normalisation, batched."""
+    import torch
+
     mean = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
     std = torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
     return batch.float().div_(255).sub_(mean).div_(std)
-
-
-def resize_transform(size: int = IMAGE_SIZE) -> T.Resize:
-    """Q1's transform: squash to exactly size x size (a tuple size ignores the aspect ratio)."""
-    return T.Resize((size, size), antialias=True)
-
-
-def tensor_transform() -> T.Compose:
-    """PIL image to a normalised float tensor (C, H, W): ToTensor then ImageNet normalisation."""
-    return T.Compose([T.ToTensor(), T.Normalize(IMAGENET_MEAN, IMAGENET_STD)])
-
-
-def model_input_transform(size: int = IMAGE_SIZE) -> T.Compose:
-    """Everything between a decoded RGB image of any size and the network input."""
-    return T.Compose([resize_transform(size), tensor_transform()])
-
-
-def _save_jpeg_atomically(image: Image.Image, path: Path, quality: int) -> None:
-    atomic_write(path, lambda target: image.save(target, format="JPEG", quality=quality))
-
-
-def resize_folder(
-    names: Iterable[str], source_dir: Path, target_dir: Path, size: int = IMAGE_SIZE, quality: int = JPEG_QUALITY
-) -> list[Path]:
-    """Q1 reference: write each named image as a size x size RGB JPEG with the same name into target_dir.
-
-    Files already present are not redone, so an interrupted run simply continues.
-    """
-    source_dir, target_dir = Path(source_dir), Path(target_dir)
-    target_dir.mkdir(parents=True, exist_ok=True)
-    resize = resize_transform(size)
-    written = []
-    for name in names:
-        target = target_dir / name
-        if not target.exists():
-            _save_jpeg_atomically(resize(load_rgb(source_dir / name)), target, quality)
-        written.append(target)
-    return written
-
-
-def image_batch(images: Iterable[Image.Image], size: int = IMAGE_SIZE) -> torch.Tensor:
-    """A (N, 3, size, size) network input batch from RGB images of any size."""
-    transform = model_input_transform(size)
-    return torch.stack([transform(to_rgb(image)) for image in images])

@@ -1,0 +1,56 @@
+"""The hidden checks: one module per question, the grader's side of ``helpers/questions``.
+
+A question's module declares ``GRADE_ID`` (its test cell's nbgrader id, as on the student's side)
+and ``check(lab, found, refs)``: the first thing wrong with the evidence beyond the visible test, as a
+:class:`~helpers.questions.Diagnosis` that names the mistake when the grader can reproduce it, or
+None. It may also declare the reference artefacts it involves (``helpers.lab`` computes them):
+
+* ``PROVIDES``: the artefact that stands in for this question's answer when the notebooks after it
+  continue from the reference copy (Q1's resized images, Q4's embeddings);
+* ``KERNEL_NEEDS``: artefacts its own test cell reads inside the sandbox (Q2 tries C on the reference
+  224x224 images).
+
+A notebook's sandbox sees exactly the artefacts provided by earlier notebooks' questions and needed by
+its own, never the answer to one of its own questions.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from functools import cache
+from types import ModuleType
+
+
+@cache
+def questions() -> dict[str, ModuleType]:
+    """Every question's hidden-check module, by grade_id, in question order."""
+    modules = [
+        importlib.import_module(f"{__name__}.{info.name}")
+        for info in sorted(pkgutil.iter_modules(__path__), key=lambda info: info.name)
+        if info.name[:1] == "q" and info.name[1:3].isdigit()
+    ]
+    return {module.GRADE_ID: module for module in modules}
+
+
+def notebook_artefacts(notebook: str) -> set[str]:
+    """The reference artefacts a notebook's kernel may see: those that stand in for the answers of earlier
+    notebooks' questions (``PROVIDES``) and those its own tests read (``KERNEL_NEEDS``).
+    """
+    from grading.course import grade_id, is_test_cell, notebook_names, source_cells
+
+    order = notebook_names()
+    home = {
+        grade_id(cell): order.index(name)
+        for name, cells in source_cells().items()
+        for cell in cells
+        if is_test_cell(cell)
+    }
+    position = order.index(notebook)
+    artefacts: set[str] = set()
+    for grade, module in questions().items():
+        if home[grade] < position and getattr(module, "PROVIDES", None):
+            artefacts.add(module.PROVIDES)
+        if home[grade] == position:
+            artefacts.update(getattr(module, "KERNEL_NEEDS", ()))
+    return artefacts

@@ -1,0 +1,39 @@
+"""Q12's hidden check: the pictures in fig are the query's nearest neighbours, each recognised by its pixels."""
+
+from __future__ import annotations
+
+from grading.questions.q09_query_image import query_problem
+from grading.references import References
+from helpers.lab import LabSetup
+from helpers.questions import Diagnosis
+from helpers.questions.evidence import Evidence
+
+GRADE_ID = "q12_neighbor_figure"
+
+
+def check(lab: LabSetup, found: Evidence, refs: References) -> Diagnosis | None:
+    """Every picture is a photo of the run, not all the same one, and (nearly) all of them neighbours."""
+    if problem := query_problem(lab, found):
+        return problem
+    shown = [refs.identify(pixels) for pixels in found["pictures"]]
+    if None in shown:
+        return Diagnosis(
+            "pictures that are not dataset photos",
+            f"{shown.count(None)} picture(s) in fig are not images of the dataset: show the original photos "
+            "from LAB.image_dir with imshow",
+        )
+    if len(set(shown)) == 1 and len(shown) > 1:
+        return Diagnosis(
+            "the same picture repeated",
+            f"fig shows the same picture {len(shown)} times: draw one panel per row of neighbors, with that row's "
+            "image",
+        )
+    nearby = set(refs.exact_top(found["query_image"], 10))
+    strangers = [name for name in shown if name not in nearby]
+    if strangers or len(set(shown) & set(refs.exact_top(found["query_image"], 5))) < 4:
+        return Diagnosis(
+            "pictures that are not neighbours",
+            f"{max(len(strangers), 1)} of the {len(shown)} pictures are not among the nearest neighbours of "
+            "query_image: draw one panel for each row of neighbors, with that row's image",
+        )
+    return None

@@ -1,0 +1,32 @@
+"""Q8 · ``hashed``: every image once with the hashes that Q7's ``model`` gives its features.
+
+The test also collects Q7's ``model``: hashing with one's own model is what Q8 grades.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from helpers.questions import Diagnosis, q07_lsh_model
+from helpers.questions.evidence import Evidence, table
+from helpers.questions.q05_dataframe import not_a_spark_dataframe
+
+if TYPE_CHECKING:
+    from helpers.lab import LabSetup
+
+GRADE_ID = "q8_hashed_dataframe"
+
+
+def collect(lab: LabSetup, hashed: object = None, model: object = None) -> Evidence:
+    """The hashed DataFrame's rows and Q7's model, as Q7's test collects it."""
+    return {"table": table(hashed), "model": q07_lsh_model.collect(lab, model)}
+
+
+def visible(lab: LabSetup, found: Evidence) -> Diagnosis | None:
+    """A Spark DataFrame with an array (hash) column."""
+    rows = found["table"]
+    if problem := not_a_spark_dataframe(rows, "hashed"):
+        return problem
+    if not [name for name, kind in rows["dtypes"] if kind.startswith("array<")]:
+        return Diagnosis("no hash column", "hashed has no hash column: use model.transform(assembled)")
+    return None
