@@ -1,7 +1,7 @@
 """One notebook's sandbox, prepared: what its kernel sees, where it writes, the sensor's settings.
 
 Read-only, the kernel sees the Python environment, the lab's ``helpers`` package, the two files of
-``grading`` that hidden test cells import, the run's images (at /run/lab5/data), the autograder's
+``grading`` that hidden test cells import, the run's images (in ``GRADER_DIR``), the autograder's
 sample file, Spark's class archive, the network's weights, and exactly the reference artefacts its
 notebook may read (:func:`grading.questions.notebook_artefacts`): stand-ins for earlier notebooks'
 answers and what its own tests read, never one of its own answers. It writes its working folder

@@ -37,7 +37,8 @@ import warnings
 PING = "lab5.sensor.ping"
 EVENT = "lab5.reference"
 MARKER = "__lab5_sensor_report__"
-#: ctypes can rewrite the interpreter's memory, and with it the hooks; students never need it.
+#: ctypes can rewrite the interpreter's memory, and with it the hooks; students never need it in the kernel
+#: (libraries that load themselves through it are imported before the sensor arms there).
 REFUSED = frozenset(
     [
         "ctypes.dlopen",
@@ -220,7 +221,7 @@ def install(kernel=False):
         event, args, _report=report, _who=who_asked, _frame=sys._getframe, _own=own, _protected=protected,
         _files=lab_files, _root=lab_root.encode(), _genuine=genuine, _event=EVENT, _ping=PING, _refused=REFUSED,
         _function=types.FunctionType, _code=types.CodeType, _isinstance=isinstance, _bytes=(bytes, bytearray), _id=id,
-        _fsdecode=os.fsdecode, _bytecode=reference_bytecode, _syntax_tree=syntax_tree_only,
+        _fsdecode=os.fsdecode, _bytecode=reference_bytecode, _syntax_tree=syntax_tree_only, _kernel=kernel,
     ):  # fmt: skip
         if event == "object.__getattr__" or event == "sys._getframe" or event == "open":
             return  # the most frequent events, and ones this hook raises itself
@@ -250,7 +251,7 @@ def install(kernel=False):
             target = args[0]
             if _isinstance(target, _function) and (target.__code__ in _protected or _id(target.__code__) in _genuine):
                 refused = f"replacing {args[1]} of {target.__qualname__}"
-        elif event in _refused:
+        elif event in _refused and _kernel:
             caller = _frame(1)
             while caller.f_back is not None and "/ctypes/" in caller.f_code.co_filename:
                 caller = caller.f_back  # ctypes' own frames: name the code that used it

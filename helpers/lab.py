@@ -147,8 +147,11 @@ def restore_and_setup(work_dir: Path | str = WORK_DIR) -> LabSetup:
     a test that then calls ``list(...)`` would fail for the wrong reason. This removes such shadowing
     builtins from the notebook's namespace and puts the settings back as the Setup cell saw them.
     """
-    main = vars(sys.modules["__main__"])
-    for name in [name for name in main if name in vars(builtins) and not name.startswith("_")]:
+    main, python = vars(sys.modules["__main__"]), vars(builtins)
+    # Only Python's own builtins: IPython adds some of its own (get_ipython, display), which must stay.
+    for name in [
+        name for name in main if name in python and not name.startswith("_") and _is_python_builtin(python[name])
+    ]:
         del main[name]
     for name, value in _first_settings.items():
         if value is None:
@@ -156,6 +159,11 @@ def restore_and_setup(work_dir: Path | str = WORK_DIR) -> LabSetup:
         else:
             os.environ[name] = value
     return setup(work_dir)
+
+
+def _is_python_builtin(value: object) -> bool:
+    # list, max, sorted...: not IPython's additions (get_ipython, display, exit), whose module is IPython's.
+    return getattr(value, "__module__", None) == "builtins"
 
 
 def load_resnet18(lab: LabSetup) -> nn.Module:

@@ -51,7 +51,9 @@ def visible(lab: LabSetup, found: Evidence) -> Diagnosis | None:
         if image.format != "JPEG":
             return Diagnosis("not saved as JPEG", f"{name} was saved as {image.format}; save with format='JPEG'")
         if image.mode != "RGB":
-            return Diagnosis("not RGB", f"{name} has mode {image.mode}; convert each image to 'RGB' first")
+            return Diagnosis(
+                "not RGB", f"{name} has mode {image.mode}, expected RGB: convert each image to 'RGB' first"
+            )
     return None
 
 
@@ -81,7 +83,11 @@ def resized_problems(folder: Path, lab: LabSetup) -> list[Diagnosis]:
             problems.append(Diagnosis("not RGB", f"{name}: mode {mode}, expected RGB"))
         elif size != (IMAGE_SIZE, IMAGE_SIZE):
             problems.append(
-                Diagnosis("wrong size", f"{name}: size {size[0]}x{size[1]}, expected {IMAGE_SIZE}x{IMAGE_SIZE}")
+                Diagnosis(
+                    "aspect ratio kept",
+                    f"{name}: size {size[0]}x{size[1]}, expected {IMAGE_SIZE}x{IMAGE_SIZE} (T.Resize(224) keeps the "
+                    "aspect ratio, T.Resize((224, 224)) does not)",
+                )
             )
         else:
             difference = float(np.abs(pixels - np.asarray(load_rgb(reference / name), dtype=np.float32)).mean())

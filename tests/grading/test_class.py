@@ -85,15 +85,20 @@ def graded(tmp_path_factory):
         "honest": golden.Crafted(notebooks=(attacks.NB1, attacks.NB2)),
         "kernel_dies_alone": attacks.MISBEHAVING["kernel_dies"],
     }
+    course.prepare_course(course_dir)
+    release = course.generate_release(course_dir)
     everyone = {
         **golden.GOLDEN,
         **attacks.SHORTCUTS,
+        "callbacks": attacks.CALLBACKS,
+        "borrowed_names": attacks.borrowed_names(release),
+        "patched_lab": attacks.PATCHED_LAB,
+        "pasted_answers": attacks.pasted_answers(tmp_path_factory.mktemp("home")),
+        "garbage_evidence": attacks.GARBAGE_EVIDENCE,
         "tampering": attacks.TAMPERING,
         "escapes": attacks.escapes(listener.port, str(course_dir)),
         **attacks.MISBEHAVING,
     }
-    course.prepare_course(course_dir)
-    release = course.generate_release(course_dir)
     for student, crafted in {**honest, **everyone}.items():
         course.submit(course_dir, student, golden.make_submission(release, crafted))
     problems = course.submission_problems(course_dir)
@@ -168,15 +173,23 @@ def test_a_fork_bomb_is_stopped_and_the_next_notebook_graded(graded):
     assert scores["q2_class_c_get_vec"] == 3 and scores["q3_all_embeddings"] == 2
 
 
-@pytest.mark.parametrize("student", list(attacks.SHORTCUTS))
-def test_shortcut_feedback_names_the_reference_function(graded, student):
-    """The feedback of a shortcut says which reference function ran, and why it costs the points."""
-    for grade, word in attacks.SHORTCUTS[student].says.items():
+@pytest.mark.parametrize(
+    "student", ["shortcuts_a", "shortcuts_b", "callbacks", "borrowed_names", "patched_lab", "pasted_answers"]
+)
+def test_feedback_names_what_cost_the_points(graded, student):
+    """The feedback says which reference function ran (or what else was wrong), in the failed test's own notebook."""
+    for grade, word in graded["submissions"][student].says.items():
         notebook = next(
             name for name, cells in course.source_cells().items() if grade in {course.grade_id(cell) for cell in cells}
         )
-        text = _feedback(graded, student, notebook)
-        assert word in text and "reference code" in text, (grade, word)
+        assert word in _feedback(graded, student, notebook), (grade, word)
+
+
+def test_a_damaged_evidence_file_fails_only_its_own_test(graded):
+    """Truncated evidence (a broken zip) fails Q9 with the grader's message; Q10-Q12 of the notebook keep their points."""
+    scores = _table(graded, "garbage_evidence")
+    assert scores["q9_random_query_image"] == 0 and scores["q12_neighbor_figure"] == 2
+    assert "could not read this test's results" in _feedback(graded, "garbage_evidence", attacks.NB4)
 
 
 def test_an_endless_loop_is_stopped_by_cpu_time(graded):

@@ -96,7 +96,7 @@ SPELLINGS = {
     "thread": f"import threading\nt = threading.Thread(target={FRAME}, args={ARGS})\nt.start()\nt.join()",
     "raw-thread": f"import _thread, time\n_thread.start_new_thread({FRAME}, {ARGS})\ntime.sleep(2)",
     "subprocess": "import subprocess, sys\nsubprocess.run([sys.executable, '-c', 'import numpy; from helpers.reference "
-    "import storage; storage.embeddings_frame([\"a\"], numpy.zeros((1, 3)))'], check=True)",
+    'import storage; storage.embeddings_frame(["a"], numpy.zeros((1, 3)))\'], check=True)',
     "fork": f"import os\nif os.fork() == 0:\n    {FRAME}{ARGS}\n    os._exit(0)\nos.wait()",
     "finaliser": f"import weakref\nclass Box: pass\nbox = Box()\nweakref.finalize(box, {FRAME}, *{ARGS})\ndel box",
     "atexit": f"import atexit\natexit.register({FRAME}, *{ARGS})",
@@ -131,7 +131,8 @@ TAMPERING = {
     "standard-loader": "import sys, types, helpers\n"
     "sys.meta_path[:] = [f for f in sys.meta_path if not isinstance(f, types.SimpleNamespace)]\n"
     "import helpers.reference.neighbors",
-    "ctypes": "import ctypes, helpers\nctypes.pythonapi.PyEval_SetProfile",
+    "ctypes-in-the-kernel": "import ctypes, runpy\n"  # as in the kernel: ctypes loaded before the sensor arms
+    "runpy.run_path('/run/lab5/sensor.py')['install'](kernel=True)\nctypes.pythonapi.PyEval_SetProfile",
 }
 
 

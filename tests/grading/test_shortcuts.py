@@ -75,7 +75,9 @@ def test_a_setup_cell_after_student_code_is_not_plumbing(ledger):
 
 
 @pytest.mark.parametrize(
-    ("locked_cell", "main"), [(None, True), ("q5_spark_dataframe", True), ("setup", False)], ids=["none", "other", "thread"]
+    ("locked_cell", "main"),
+    [(None, True), ("q5_spark_dataframe", True), ("setup", False)],
+    ids=["none", "other", "thread"],
 )
 def test_plumbing_must_be_verified_by_the_sensor(ledger, locked_cell, main):
     """During the Setup cell: no verified locked cell, another locked cell, or another thread: all the student's."""

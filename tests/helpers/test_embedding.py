@@ -277,7 +277,10 @@ def test_checkpoints_are_where_torchvision_puts_them():
     from helpers import models as lab_models
 
     assert lab_models.hub_dir() == Path(torch.hub.get_dir())
-    assert models.ResNet18_Weights.IMAGENET1K_V1.url == lab_models.WEIGHTS_URL + lab_models.BACKBONES["resnet18"].checkpoint
+    assert (
+        models.ResNet18_Weights.IMAGENET1K_V1.url
+        == lab_models.WEIGHTS_URL + lab_models.BACKBONES["resnet18"].checkpoint
+    )
     assert models.MobileNet_V2_Weights.IMAGENET1K_V1.url.endswith(lab_models.BACKBONES["mobilenet_v2"].checkpoint)
 
 
