@@ -11,6 +11,7 @@ from pyspark.sql import DataFrame
 
 from helpers.reference.neighbors import exact_neighbors, nearest_neighbors
 from helpers.reference.spark_lsh import fit_lsh
+from helpers.spark import model_projections
 
 #: Rows hashed per NumPy step: keeps a million-row index to a few hundred MB of float64 at a time.
 CHUNK = 65536
@@ -20,8 +21,7 @@ def bucket_ids(model: BucketedRandomProjectionLSHModel, vectors: np.ndarray) -> 
     """Bucket ids (N, tables) as Spark's ``model.transform`` computes them, from the model's random
     unit vectors in NumPy: a million rows hash in seconds, where collecting Spark's hashes takes minutes.
     """
-    matrix = model._java_obj.randMatrix()  # tables x dimension; toArray() is column-major
-    directions = np.array(matrix.toArray()).reshape(matrix.numCols(), matrix.numRows())
+    directions = model_projections(model).T
     width = model.getBucketLength()
     return np.concatenate(
         [

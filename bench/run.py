@@ -23,8 +23,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from bench import distributed
-from bench import grading as grading_bench
+from bench import class_grading, distributed
 from bench.lsh import evaluate_lsh
 from bench.scale import SCALE_KEYS
 from helpers import spark as lab_spark
@@ -435,7 +434,7 @@ def run(
         # Written now and again after the grading section: if grading fails, the rest is kept.
         save(result, out)
         if grading:
-            result.update(grading_bench.measure(work, class_size))
+            result.update(class_grading.measure(work, class_size))
             save(result, out)
     for name, verdict in result["targets"].items():
         print(f"{name}: {verdict}")

@@ -34,6 +34,7 @@ from helpers import cache
 from helpers import spark as lab_spark
 from helpers.config import SEED, cache_dir, shared_dir
 from helpers.default_dataset import lab_dataset
+from helpers.models import EMBEDDING_DIM
 from helpers.reference.embedding import Embedder
 from helpers.reference.spark_lsh import fit_lsh
 from helpers.vectors import unit_vectors
@@ -42,7 +43,7 @@ SCALE_KEYS = ("lsh_scaling", "lsh_scale_study")
 RESULTS = Path(__file__).resolve().parent / "results"
 PRETRAINED = shared_dir() / "models" / "mobilenet_v2_imagenet.pth"
 SHARED_CARS = shared_dir() / "data" / "stanford-cars"
-DIMENSION = 512
+DIMENSION = EMBEDDING_DIM
 SIZES = (10_000, 100_000, 1_000_000)
 #: A planted near-duplicate sits this far from its original; the join looks for pairs closer than JOIN_THRESHOLD.
 DUPLICATE_DISTANCE = 0.02

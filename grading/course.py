@@ -139,8 +139,10 @@ def read_scores(course: Path) -> pd.DataFrame:
     """One row per student and test cell: notebook, grade_id, score, max_score (from the gradebook)."""
     from nbgrader.api import Gradebook
 
+    from grading.gradebook import url
+
     rows = []
-    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
+    with Gradebook(url(course / "gradebook.db")) as gradebook:
         for submission in gradebook.assignment_submissions(ASSIGNMENT):
             for notebook in submission.notebooks:
                 for grade in notebook.grades:

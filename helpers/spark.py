@@ -115,10 +115,11 @@ def class_archive(java: int) -> Path:
 _ARCHIVE_RUN = """
 import numpy as np
 from helpers import spark as lab_spark
+from helpers.models import EMBEDDING_DIM
 from helpers.reference import neighbors, spark_lsh
 from helpers.reference.storage import write_embeddings
 session = lab_spark.get_spark("class-archive")
-write_embeddings(["a.jpg", "b.jpg"], np.eye(2, 512, dtype=np.float32), CSV)
+write_embeddings(["a.jpg", "b.jpg"], np.eye(2, EMBEDDING_DIM, dtype=np.float32), CSV)
 frame = spark_lsh.read_embeddings_df(session, CSV)
 features = spark_lsh.assemble(frame)
 model = spark_lsh.fit_lsh(features)

@@ -74,3 +74,11 @@ def test_conda_has_java_17_and_python_311(environment, pyproject):
     assert re.fullmatch(r"python=+3\.11(\.[\d.*]*)?", specs.get("python", "")), specs
     assert "pip" in specs
     assert "3.11" in pyproject["project"]["requires-python"]
+
+
+def test_the_readme_counts_the_catalogued_mistakes_right():
+    """The README's number of plausible mistakes is the number grading/mistakes.py grades."""
+    from grading.mistakes import MISTAKES
+
+    readme = (PROJECT_ROOT / "README.md").read_text()
+    assert f"lists {len(MISTAKES)} plausible mistakes" in " ".join(readme.split())

@@ -41,6 +41,7 @@ from grading.course import grade_id, is_setup_cell, is_test_cell, question_of
 from grading.listener import SensorListener
 from grading.notebook_sandbox import NotebookSandbox
 from grading.outputs import cap_outputs, fail, has_error
+from grading.questions import questions
 from grading.references import References
 from grading.shortcuts import ShortcutLedger
 from grading.verdicts import verdict
@@ -250,6 +251,11 @@ class SandboxedExecute(Execute):
     def _judge(self, cell: NotebookNode) -> None:
         """The test's points depend on the verdict computed here, from the evidence the cell exported."""
         grade = grade_id(cell)
+        if grade not in questions():
+            # Not one of this lab's tests (tests/grading/test_questions.py ties every one to its checks): an
+            # assignment of the instructor's own, graded by nbgrader's rule alone.
+            self.log.warning("%s is not a test of this lab: graded by its cell's outcome only", grade)
+            return
         # nbgrader reads a number printed as the cell's result as partial credit; the tests print none.
         cell.outputs = [output for output in cell.outputs if output.output_type != "execute_result"]
         try:

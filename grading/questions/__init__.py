@@ -16,21 +16,17 @@ its own, never the answer to one of its own questions.
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
+import sys
 from functools import cache
 from types import ModuleType
+
+from helpers.questions import modules_by_grade_id
 
 
 @cache
 def questions() -> dict[str, ModuleType]:
     """Every question's hidden-check module, by grade_id, in question order."""
-    modules = [
-        importlib.import_module(f"{__name__}.{info.name}")
-        for info in sorted(pkgutil.iter_modules(__path__), key=lambda info: info.name)
-        if info.name[:1] == "q" and info.name[1:3].isdigit()
-    ]
-    return {module.GRADE_ID: module for module in modules}
+    return modules_by_grade_id(sys.modules[__name__])
 
 
 def notebook_artefacts(notebook: str) -> set[str]:
@@ -40,6 +36,8 @@ def notebook_artefacts(notebook: str) -> set[str]:
     from grading.course import grade_id, is_test_cell, notebook_names, source_cells
 
     order = notebook_names()
+    if notebook not in order:
+        return set()  # an assignment of the instructor's own: no reference artefacts
     home = {
         grade_id(cell): order.index(name)
         for name, cells in source_cells().items()

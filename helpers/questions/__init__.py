@@ -16,6 +16,7 @@ from __future__ import annotations
 import importlib
 import json
 import pkgutil
+import sys
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -36,15 +37,20 @@ class Diagnosis:
     message: str
 
 
-@cache
-def questions() -> dict[str, ModuleType]:
-    """Every question's module, by its test cell's grade_id, in question order."""
+def modules_by_grade_id(package: ModuleType) -> dict[str, ModuleType]:
+    """The question modules (``qNN_*``) of a package, by the ``GRADE_ID`` each declares, in question order."""
     modules = [
-        importlib.import_module(f"{__name__}.{info.name}")
-        for info in sorted(pkgutil.iter_modules(__path__), key=lambda info: info.name)
+        importlib.import_module(f"{package.__name__}.{info.name}")
+        for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda info: info.name)
         if info.name[:1] == "q" and info.name[1:3].isdigit()
     ]
     return {module.GRADE_ID: module for module in modules}
+
+
+@cache
+def questions() -> dict[str, ModuleType]:
+    """Every question's module, by its test cell's grade_id, in question order."""
+    return modules_by_grade_id(sys.modules[__name__])
 
 
 def question(grade_id: str) -> ModuleType:

@@ -60,13 +60,13 @@ def test_tiny_bench_writes_all_keys_and_plots(spark, default_dataset, tmp_path):
 
 def test_synthetic_class_varies_answers_and_expects_their_cost():
     """The bench's class: the golden submissions plus varied copies, each wrong variant expected to cost points."""
-    from bench.grading import VARIANTS, synthetic_class
+    from bench.class_grading import ANSWER_VARIANTS, synthetic_class
     from grading.golden import GOLDEN
 
     submissions = synthetic_class(24)
     assert len(submissions) == 24 and set(GOLDEN) <= set(submissions)
     copies = [crafted for name, crafted in submissions.items() if name not in GOLDEN]
-    assert len({tuple(sorted(crafted.answers.items())) for crafted in copies}) > len(VARIANTS)
+    assert len({tuple(sorted(crafted.answers.items())) for crafted in copies}) > len(ANSWER_VARIANTS)
     wrong_q9 = [crafted for crafted in copies if "q9_answer" in crafted.answers]
     assert wrong_q9 and all("q12_neighbor_figure" in crafted.loses for crafted in wrong_q9)
     right_only = [crafted for crafted in copies if not {"q9_answer", "q11_answer"} & set(crafted.answers)]

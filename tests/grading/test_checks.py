@@ -460,7 +460,7 @@ Q11 = {
         "k=5",
     ),
     "another key": (
-        lambda run: _q11(run, _exact(run).image.tolist()[1:] + ["x"], [0.1, 0.2, 0.3, 0.4, 0.5]),
+        lambda run: _q11(run, [*_exact(run).image.tolist()[1:], "x"], [0.1, 0.2, 0.3, 0.4, 0.5]),
         "queried with another vector",
         "distance 0",
     ),

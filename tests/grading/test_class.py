@@ -186,7 +186,7 @@ def test_feedback_names_what_cost_the_points(graded, student):
 
 
 def test_a_damaged_evidence_file_fails_only_its_own_test(graded):
-    """Truncated evidence (a broken zip) fails Q9 with the grader's message; Q10-Q12 of the notebook keep their points."""
+    """Truncated evidence (a broken zip) fails Q9 with the grader's message; Q10-Q12 keep their points."""
     scores = _table(graded, "garbage_evidence")
     assert scores["q9_random_query_image"] == 0 and scores["q12_neighbor_figure"] == 2
     assert "could not read this test's results" in _feedback(graded, "garbage_evidence", attacks.NB4)

@@ -1,4 +1,4 @@
-"""helpers.lab: the run a notebook works on (the student's own, or the autograder's sample) and the test cells' reset."""
+"""helpers.lab: the run a notebook works on (yours, or the autograder's sample), and the test cells' reset."""
 
 from __future__ import annotations
 

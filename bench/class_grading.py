@@ -17,7 +17,7 @@ from grading.golden import GOLDEN, Crafted
 from grading.roundtrip import mismatches, round_trip
 
 #: Other ways to answer, some right and some wrong (question: code). Copies of the solution take turns using them.
-VARIANTS: list[tuple[str, str, str | None]] = [
+ANSWER_VARIANTS: list[tuple[str, str, str | None]] = [
     (
         "q1_answer",
         "LAB.resized_dir.mkdir(parents=True, exist_ok=True)\n"
@@ -59,9 +59,9 @@ VARIANTS: list[tuple[str, str, str | None]] = [
 def synthetic_class(size: int) -> dict[str, Crafted]:
     """The golden submissions plus copies of the solution, each with two of the variants."""
     submissions = dict(GOLDEN)
-    pairs = itertools.cycle(itertools.combinations(range(len(VARIANTS)), 2))
+    pairs = itertools.cycle(itertools.combinations(range(len(ANSWER_VARIANTS)), 2))
     for number in range(size - len(submissions)):
-        chosen = [VARIANTS[i] for i in next(pairs)]
+        chosen = [ANSWER_VARIANTS[i] for i in next(pairs)]
         answers = {question: code for question, code, _ in chosen}
         loses = tuple(grade for _, _, grade in chosen if grade)
         # Q10-Q12 use Q9's image, and Q12 shows Q11's rows: a wrong Q9 or Q11 costs those too.
