@@ -37,7 +37,7 @@ c.Execute.interrupt_on_timeout = True
 from nbconvert.preprocessors import ClearMetadataPreprocessor
 from nbgrader.preprocessors import AssignLatePenalties, CheckCellMetadata, IgnorePattern, SaveAutoGrades
 
-from grading.preprocessors import HideHiddenTests, SandboxedExecute
+from grading.preprocessors import HideGraderPaths, HideHiddenTests, SandboxedExecute
 
 c.Autograde.autograde_preprocessors = [
     SandboxedExecute,
@@ -49,11 +49,20 @@ c.Autograde.autograde_preprocessors = [
 ]
 c.OverwriteCells.add_missing_cells = True
 
-# Feedback shows each test's points and message, never the hidden tests' code (nbgrader issue #917).
+# Late work (the due date: `nbgrader db assignment add lab5 --duedate=...`): 10% of a notebook's score
+# per started day late, zero after 5 days (grading/late.py).
+from grading.late import PercentPerDayPenalty
+
+c.AssignLatePenalties.plugin_class = PercentPerDayPenalty
+c.PercentPerDayPenalty.percent_per_day = 10.0
+c.PercentPerDayPenalty.max_days = 5
+
+# Feedback shows each test's points and message, never the hidden tests' code (nbgrader issue #917), and no
+# path of the grading machine.
 from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
 from nbgrader.preprocessors import GetGrades
 
-c.GenerateFeedback.preprocessors = [HideHiddenTests, GetGrades, CSSHTMLHeaderPreprocessor]
+c.GenerateFeedback.preprocessors = [HideHiddenTests, HideGraderPaths, GetGrades, CSSHTMLHeaderPreprocessor]
 
 # nbgrader gives a test cell 0 points when anything reaches stderr. helpers.spark keeps Spark quiet;
 # these are the lines that can still appear (printed by the JVM itself, before logging is set up).

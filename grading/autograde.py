@@ -135,11 +135,28 @@ def grade_class(
     return run
 
 
-def main(course: Path, jobs: int | None, students: list[str] | None, unsafe: bool, sample_pool: int | None) -> int:
-    """``python -m grading autograde``: report missing notebooks, grade, print the summary."""
+def main(
+    course: Path,
+    jobs: int | None,
+    students: list[str] | None,
+    unsafe: bool,
+    sample_pool: int | None,
+    regenerate: bool = False,
+) -> int:
+    """``python -m grading autograde``: report missing notebooks, grade, print the summary.
+
+    ``regenerate`` (``make regrade``, after a hidden test in ``source/`` was fixed): generate the release
+    first, since nbgrader grades with the tests its gradebook froze when the assignment was generated
+    (nbgrader #1069, #1858); ``generate_assignment --force`` updates them, settings included. Every
+    submission then keeps the sample it was graded on (``grading_samples.json``, while it is unchanged), its
+    manual grades and comments (nbgrader keeps ``manual_score`` and ``manual_comment``), and its late
+    penalty is computed afresh, never added twice.
+    """
     if not unsafe and (reason := sandbox.unavailable_reason()):
         print(f"error: refusing to grade untrusted code without a sandbox: {reason}", file=sys.stderr)
         return 2
+    if regenerate:
+        generate_release(course)
     for problem in submission_problems(course):
         print(problem)
     run = grade_class(course, students, jobs, sandboxed=not unsafe, sample_pool=sample_pool)

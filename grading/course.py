@@ -64,6 +64,11 @@ def question_of(grade: str) -> str:
     return grade.split("_")[0].upper()
 
 
+def question_number(name: str) -> int:
+    """``q11_five_nearest_neighbors`` or ``Q11`` -> 11, for putting questions in order."""
+    return int(re.match(r"[qQ](\d+)", name).group(1))
+
+
 def nbgrader(course: Path, *arguments: str, check: bool = True) -> subprocess.CompletedProcess:
     """Run an nbgrader command in ``course`` (whose nbgrader_config.py sets the course root)."""
     # nbgrader runs `alembic` and the kernel by name: this environment's bin/ must come first on the PATH.
@@ -162,7 +167,7 @@ def read_scores(course: Path) -> pd.DataFrame:
 def score_table(scores: pd.DataFrame) -> pd.DataFrame:
     """Students as rows, questions as columns, with totals: what ``make demo`` prints."""
     table = scores.pivot_table(index="student", columns="grade_id", values="score", aggfunc="sum")
-    order = sorted(table.columns, key=lambda grade: int(re.match(r"q(\d+)", grade).group(1)))
+    order = sorted(table.columns, key=question_number)
     table = table[order]
     table.columns = [question_of(grade) for grade in order]
     table["total"] = table.sum(axis=1)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import re
 import tarfile
 import tomllib
@@ -19,10 +20,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import nbformat
+import pandas as pd
 
 from grading.course import ASSIGNMENT, is_test_cell, notebook_names, source_cells
 from grading.golden import GOLDEN, solution_code
-from helpers.config import PROJECT_ROOT
+from helpers.config import PROJECT_ROOT, SEED, SHIPPED_DATA, subset_setting
+from helpers.data import CLASS_NAMES_CSV, IMAGE_COLUMN, STANFORD_CSV, Dataset, find_dataset, stratified_sample
 
 NAME = "lab5-handout"
 #: From the course's dev tools, what a student needs: JupyterLab, and nbgrader for the Validate button.
@@ -42,7 +45,11 @@ PAGE_CONFIG = """{
 VALIDATE_CONFIG = """c = get_config()
 c.Execute.timeout = 900
 c.Execute.startup_timeout = 300
+# What the notebooks write, and the photos the hand-out ships, are not part of what you submit.
+c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "lab5_work", "lab5_data"]
 """
+#: The Pythons the hand-out installs on: every pinned package has wheels for each of them.
+PYTHONS = ">=3.11,<3.14"
 
 
 def pins() -> list[str]:
@@ -63,7 +70,7 @@ build-backend = "setuptools.build_meta"
 name = "lab5-helpers"
 version = "1.0.0"
 description = "Lab 5, Deep Learning with Spark: what the lab's notebooks import"
-requires-python = ">=3.11,<3.12"
+requires-python = "{PYTHONS}"
 dependencies = [
 {requirements}
 ]
@@ -86,7 +93,7 @@ name: lab5
 channels:
   - conda-forge
 dependencies:
-  - python=3.11
+  - python>=3.11,<3.14
   - openjdk=17
   - pip
   - pip:
@@ -94,9 +101,65 @@ dependencies:
 """
 
 
-def files(release: Path) -> Iterator[tuple[str, bytes]]:
-    """(path inside the hand-out, content) of every file of the hand-out."""
-    yield "README.md", (Path(__file__).with_name("student_readme.md")).read_bytes()
+def student_sample(data: Path) -> tuple[Dataset, pd.DataFrame]:
+    """The dataset in ``data`` and the images of it a student's lab uses: ``LAB_SUBSET`` of them, with the lab's seed.
+
+    It is all a hand-out ships of a real dataset; the grader draws its unseen samples from the rest.
+    """
+    dataset = find_dataset(data)
+    return dataset, stratified_sample(dataset.usable_labels(), subset_setting(), SEED)
+
+
+def shipped_data(data: Path) -> Iterator[tuple[str, bytes]]:
+    """The student's sample of ``data`` in the dataset's layout: full-size photos, their label rows, class names."""
+    dataset, labels = student_sample(data)
+    folder = f"{ASSIGNMENT}/{SHIPPED_DATA}"
+    for name in labels[IMAGE_COLUMN]:
+        yield f"{folder}/cars_train/{name}", dataset.image_path(name).read_bytes()
+    rows = pd.read_csv(dataset.labels_csv, encoding="utf-8-sig", dtype={dataset.image_column: str})
+    rows = rows[rows[dataset.image_column].astype(str).str.strip().isin(set(labels[IMAGE_COLUMN]))]
+    yield f"{folder}/{STANFORD_CSV}", rows.to_csv(index=False).encode()
+    if dataset.class_names_csv:
+        yield f"{folder}/{CLASS_NAMES_CSV}", dataset.class_names_csv.read_bytes()
+
+
+def _readme(data: list[tuple[str, bytes]]) -> bytes:
+    if data:
+        photos = [name for name, _ in data if "/cars_train/" in name]
+        megabytes = sum(len(content) for _, content in data) / 2**20
+        carried = (
+            f"This hand-out carries {len(photos)} real photos of the course's dataset ({megabytes:.1f} MB, in "
+            f"`{ASSIGNMENT}/{SHIPPED_DATA}/`): your own sample, which the notebooks use without any setting."
+        )
+    else:
+        carried = (
+            "This hand-out carries no photos: on first use the notebooks make a small dataset of their own "
+            "from photographs that ship with scikit-image (no download, about 5 MB)."
+        )
+    text = Path(__file__).with_name("student_readme.md").read_text()
+    return text.replace("{DATA}", carried).replace("{LAPTOP}", laptop_figures()).encode()
+
+
+def laptop_figures() -> str:
+    """What a student's whole run costs, from the last measurement (``python -m bench.laptop``)."""
+    path = PROJECT_ROOT / "bench" / "results" / "laptop.json"
+    if not path.is_file():
+        return "Not measured yet: run `python -m bench.laptop` in the course repository."
+    run = json.loads(path.read_text())
+    return (
+        f"Measured on {run['machine']} ({run['date']}): the four notebooks with finished answers on "
+        f"{run['images']} images took {run['wall_seconds'] / 60:.1f} minutes ({run['cpu_seconds']:.0f} s of CPU "
+        f"time), at most {run['peak_memory_mb'] / 1024:.1f} GB of memory for the notebook and Spark together, and "
+        f"{run['work_disk_mb']:.0f} MB of disk in `lab5_work/`. A laptop with 8 GB of memory and 2 cores runs the "
+        "lab beside a browser; the installation needs about 7 GB of disk."
+    )
+
+
+def files(release: Path, data: Path | None = None) -> Iterator[tuple[str, bytes]]:
+    """(path inside the hand-out, content) of every file of the hand-out (``data``: the real photos to ship)."""
+    shipped = list(shipped_data(data)) if data else []
+    yield "README.md", _readme(shipped)
+    yield from shipped
     yield "pyproject.toml", _pyproject().encode()
     yield "requirements.txt", ("\n".join(pins()) + "\n").encode()
     yield "environment.yml", _environment().encode()
@@ -168,9 +231,11 @@ def answers_in(entries: list[tuple[str, bytes]]) -> list[str]:
     return found
 
 
-def build(release: Path, out: Path) -> Path:
-    """Write the hand-out zip from the release notebooks; refuses when anything forbidden would go in."""
-    entries = list(files(release))
+def build(release: Path, out: Path, data: Path | None = None) -> Path:
+    """Write the hand-out zip from the release notebooks (with the student's sample of ``data``); refuses when
+    anything forbidden would go in.
+    """
+    entries = list(files(release, data))
     if problems := answers_in(entries):
         raise RuntimeError("the hand-out would give answers away:\n" + "\n".join(problems[:20]))
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -6,6 +6,7 @@ the source notebooks compute it in place (nbval, ``nbgrader validate``) through 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from grading.questions import questions as hidden_checks
@@ -32,7 +33,13 @@ class Verdict:
         return self.diagnosis.message if self.diagnosis else ""
 
 
-def verdict(grade_id: str, lab: LabSetup, found: Evidence, refs: References | None = None) -> Verdict:
-    """The visible, then the hidden check of one question on its evidence."""
+def verdict(
+    grade_id: str,
+    lab: LabSetup,
+    found: Evidence,
+    refs: References | None = None,
+    settings: Mapping[str, object] | None = None,
+) -> Verdict:
+    """The visible, then the hidden check of one question on its evidence (``settings``: its test cell's)."""
     problem = question(grade_id).visible(lab, found)
-    return Verdict(problem or hidden_checks()[grade_id].check(lab, found, refs or References(lab)))
+    return Verdict(problem or hidden_checks()[grade_id].check(lab, found, refs or References(lab), **(settings or {})))

@@ -18,6 +18,9 @@ SEED = 5
 #: Default number of images the graded lab works on; grading must stay fast on a laptop.
 DEFAULT_SUBSET = 64
 
+#: The folder of real photos that a hand-out made with ``make handout DATA=`` ships beside its notebooks.
+SHIPPED_DATA = "lab5_data"
+
 #: Where the autograder's sandbox shows its own files (the sensor and its settings) to student code.
 GRADER_DIR = Path("/run/lab5")
 
@@ -56,9 +59,12 @@ def shared_dir() -> Path:
 
 
 def data_dir_setting() -> Path | None:
-    """LAB_DATA_DIR when set: a Stanford-Cars-style directory chosen by the user."""
+    """LAB_DATA_DIR when set, else the photos a hand-out ships beside its notebooks (``lab5_data/``), else None."""
     value = _setting("LAB_DATA_DIR")
-    return Path(value).expanduser() if value else None
+    if value:
+        return Path(value).expanduser()
+    shipped = Path.cwd() / SHIPPED_DATA
+    return shipped if shipped.is_dir() else None
 
 
 def weights_setting() -> str:

@@ -38,6 +38,7 @@ from traitlets import Bool, Float, Int, Unicode
 
 from grading import records, sandbox
 from grading.course import grade_id, is_setup_cell, is_test_cell, question_of
+from grading.hidden import settings_of
 from grading.listener import SensorListener
 from grading.notebook_sandbox import NotebookSandbox
 from grading.outputs import cap_outputs, fail, has_error
@@ -269,7 +270,8 @@ class SandboxedExecute(Execute):
             )
             return
         try:
-            outcome = verdict(grade, self.lab, found, self.refs)
+            # The cell's source is the gradebook's (nbgrader put it back before this ran), never the student's.
+            outcome = verdict(grade, self.lab, found, self.refs, settings_of(cell.source))
         except Exception as error:  # malformed evidence from student code must fail the test, not the grader
             self._verdict(
                 cell,

@@ -1,4 +1,8 @@
-"""Q12's hidden check: the pictures in fig are the query's nearest neighbours, each recognised by its pixels."""
+"""Q12's hidden check: the pictures in fig are the query's nearest neighbours, each recognised by its pixels.
+
+How many of the 5 exact nearest neighbours must be among them is the test cell's ``at_least``, as for Q11:
+a figure of an honest approximate answer passes whenever that answer does.
+"""
 
 from __future__ import annotations
 
@@ -11,8 +15,8 @@ from helpers.questions.evidence import Evidence
 GRADE_ID = "q12_neighbor_figure"
 
 
-def check(lab: LabSetup, found: Evidence, refs: References) -> Diagnosis | None:
-    """Every picture is a photo of the run, not all the same one, and (nearly) all of them neighbours."""
+def check(lab: LabSetup, found: Evidence, refs: References, *, at_least: int) -> Diagnosis | None:
+    """Every picture is a photo of the run, not all the same one, and ``at_least`` of the 5 nearest among them."""
     if problem := query_problem(lab, found):
         return problem
     shown = [refs.identify(pixels) for pixels in found["pictures"]]
@@ -28,12 +32,12 @@ def check(lab: LabSetup, found: Evidence, refs: References) -> Diagnosis | None:
             f"fig shows the same picture {len(shown)} times: draw one panel per row of neighbors, with that row's "
             "image",
         )
-    nearby = set(refs.exact_top(found["query_image"], 10))
-    strangers = [name for name in shown if name not in nearby]
-    if strangers or len(set(shown) & set(refs.exact_top(found["query_image"], 5))) < 4:
+    nearest = set(refs.exact_top(found["query_image"], 5))
+    if len(set(shown) & nearest) < at_least:
+        strangers = [name for name in shown if name not in nearest]
         return Diagnosis(
             "pictures that are not neighbours",
-            f"{max(len(strangers), 1)} of the {len(shown)} pictures are not among the nearest neighbours of "
+            f"{len(strangers)} of the {len(shown)} pictures are not among the nearest neighbours of "
             "query_image: draw one panel for each row of neighbors, with that row's image",
         )
     return None

@@ -18,6 +18,8 @@ import pytest
 from PIL import Image, ImageOps
 from torchvision import transforms as T
 
+from grading.course import grade_id, is_test_cell, source_cells
+from grading.hidden import settings_of
 from grading.questions.class_c_mistakes import CLASS_C_MISTAKES, reproduce
 from grading.references import References
 from grading.verdicts import verdict
@@ -489,6 +491,12 @@ def _q12(run: Run, names: list[str | None]) -> dict:
 
 Q12 = {
     "right": (lambda run: _q12(run, _exact(run).image.tolist()), None, ""),
+    # An approximate answer Q11 accepts (4 of the 5 nearest, one far image): its figure passes too.
+    "four of five": (
+        lambda run: _q12(run, [*_exact(run).image.tolist()[:4], _exact(run, 30).image.tolist()[-1]]),
+        None,
+        "",
+    ),
     "same picture": (lambda run: _q12(run, [_query(run)] * 5), "the same picture repeated", "same picture 5 times"),
     "not dataset photos": (
         lambda run: _q12(run, [*_exact(run).image.tolist()[:4], None]),
@@ -506,6 +514,14 @@ Q12 = {
         "not a figure",
         "plt.subplots",
     ),
+}
+
+#: Each check's settings as the source notebooks' test cells give them (Q11's at_least).
+SETTINGS = {
+    grade_id(cell): settings_of(cell.source)
+    for cells in source_cells().values()
+    for cell in cells
+    if is_test_cell(cell)
 }
 
 CASES = {
@@ -532,7 +548,7 @@ CASES = {
 def test_the_check_finds_what_is_wrong(run, grade, case):
     """The verdict on hand-made evidence: passed for the right answer, else the diagnosis and its words."""
     make, diagnosis, words = CASES[grade][case]
-    outcome = verdict(grade, run.lab, make(run), run.refs)
+    outcome = verdict(grade, run.lab, make(run), run.refs, SETTINGS[grade])
     if diagnosis is None:
         assert outcome.passed, outcome.message
     else:
@@ -546,3 +562,22 @@ def test_every_question_has_a_right_answer_and_wrong_ones():
 
     assert set(CASES) == set(questions())
     assert all("right" in cases and len(cases) >= 4 for cases in CASES.values())
+
+
+def test_q11_takes_its_threshold_from_the_test_cell(run):
+    """Four of the five exact neighbours pass with the source's ``at_least=4`` and fail with 5."""
+    exact = _exact(run, 6)
+    names, distances = [*exact.image.tolist()[:4], exact.image.tolist()[5]], [*exact.distance.tolist()[:4], 9.0]
+    grade = "q11_five_nearest_neighbors"
+    assert SETTINGS[grade] == {"at_least": 4}
+    assert verdict(grade, run.lab, _q11(run, names, distances), run.refs, {"at_least": 4}).passed
+    strict = verdict(grade, run.lab, _q11(run, names, distances), run.refs, {"at_least": 5})
+    assert strict.diagnosis.name == "too few true neighbours" and "only 4 of these 5" in strict.message
+
+
+def test_the_settings_of_a_hidden_test_are_its_literal_keywords():
+    assert settings_of("from grading.hidden import grade\n\ngrade(_found, at_least=5, name='x')") == {
+        "at_least": 5,
+        "name": "x",
+    }
+    assert settings_of("grade(_found)") == {}

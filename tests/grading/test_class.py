@@ -227,6 +227,24 @@ def test_feedback_shows_messages_but_never_hidden_tests(graded):
     assert "hidden tests are not shown" in wrong and "cropped" in wrong
 
 
+def test_feedback_shows_no_path_of_the_grading_machine(graded):
+    """No feedback output names the grader's Python, the lab's folder, the course or a scratch folder; the Setup
+    cells say the notebooks ran on other images, and paths read as the student knows them (lab5_work/...).
+    """
+    import sys
+
+    from helpers.config import PROJECT_ROOT
+
+    secrets = [str(PROJECT_ROOT), sys.prefix, str(graded["course"]), "/lab5-grading-", "/tmp/lab5-"]
+    for page in (graded["course"] / "feedback").glob("*/lab5/*.html"):
+        if page.parts[-3] == "escapes":
+            continue  # its own code names the course folder, as an attacker who guessed it would
+        text = _text(page)
+        assert not [secret for secret in secrets if secret in text], page
+    setup = _feedback(graded, "solution", attacks.NB2)
+    assert "not the ones you had" in setup and "Using your Q1 output: lab5_work/resized" in setup
+
+
 def test_grading_one_at_a_time_gives_the_same_scores(graded):
     """Round 1 (JOBS=1) and round 2 (JOBS=2) graded the same golden and misbehaving answers: every cell alike."""
     assert graded["runs"][0].jobs == 1 and graded["runs"][1].jobs == 2

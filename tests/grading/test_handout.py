@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -23,13 +24,24 @@ import pytest
 from grading import handout
 from grading.course import ASSIGNMENT, notebook_names, source_dir
 from grading.golden import GOLDEN, make_submission, solution_answers
-from helpers.config import PROJECT_ROOT
+from helpers.config import PROJECT_ROOT, SHIPPED_DATA, shared_dir
+
+#: The student's Python (make test-handout PYTHON=...); by default the course's own.
+STUDENT_PYTHON = os.environ.get("LAB_HANDOUT_PYTHON") or sys.executable
+#: Real photos for the hand-out where the shared data sits beside the checkout; else the embedded dataset.
+MINI = shared_dir() / "data" / "stanford-cars-mini"
+DATA = MINI if MINI.is_dir() else None
+NO_DATA = (
+    "../shared/data/stanford-cars-mini not found: the hand-out with real photos is tested where it sits beside "
+    "the checkout"
+)
 
 
 @pytest.fixture(scope="module")
 def handout_zip(tmp_path_factory) -> Path:
-    """The hand-out, built from the committed release."""
-    return handout.build(PROJECT_ROOT / "release" / ASSIGNMENT, tmp_path_factory.mktemp("dist") / "lab5-handout.zip")
+    """The hand-out, built from the committed release, with the student's sample of real photos when there are some."""
+    out = tmp_path_factory.mktemp("dist") / "lab5-handout.zip"
+    return handout.build(PROJECT_ROOT / "release" / ASSIGNMENT, out, DATA)
 
 
 def _entries(path: Path) -> list[tuple[str, bytes]]:
@@ -46,6 +58,46 @@ def test_the_handout_holds_what_a_student_needs(handout_zip):
     assert not [name for name in names if name.startswith(("grading/", "source/", "tests/", ".git"))]
     readme = dict(_entries(handout_zip))["lab5-handout/README.md"].decode()
     assert "pip install ." in readme.split("\n\n")[1] and "jupyter lab" in readme.split("\n\n")[1]
+
+
+def test_the_handout_carries_exactly_the_students_photos(handout_zip):
+    """With DATA=, the hand-out carries the student's sample of the dataset (full size, label rows) and nothing else."""
+    if DATA is None:
+        pytest.skip(NO_DATA)
+    _, labels = handout.student_sample(DATA)
+    entries = dict(_entries(handout_zip))
+    shipped = f"{handout.NAME}/{ASSIGNMENT}/{SHIPPED_DATA}"
+    photos = {name.rsplit("/", 1)[-1] for name in entries if name.startswith(f"{shipped}/cars_train/")}
+    assert photos == set(labels["image"]) and len(photos) == 64
+    name = sorted(photos)[0]
+    assert entries[f"{shipped}/cars_train/{name}"] == (DATA / "cars_train" / name).read_bytes()
+    rows = entries[f"{shipped}/cardatasettrain.csv"].decode().splitlines()
+    assert len(rows) == 65 and all(any(photo in row for photo in photos) for row in rows[1:])
+    readme = entries[f"{handout.NAME}/README.md"].decode()
+    assert "carries 64 real photos" in readme and "MB" in readme
+
+
+def test_without_data_the_handout_ships_no_photos(tmp_path):
+    """Without DATA, the hand-out lets dataset be made on the student's machine, as before."""
+    zip_path = handout.build(PROJECT_ROOT / "release" / ASSIGNMENT, tmp_path / "plain.zip")
+    names = [name for name, _ in _entries(zip_path)]
+    assert not [name for name in names if f"/{SHIPPED_DATA}/" in name] and len(names) < 60
+    assert "carries no photos" in dict(_entries(zip_path))[f"{handout.NAME}/README.md"].decode()
+
+
+def test_the_handout_installs_on_python_3_11_to_3_13(handout_zip):
+    """requires-python admits 3.11, 3.12 and 3.13, and pip refuses 3.10 and 3.14 with its own clear message."""
+    from packaging.specifiers import SpecifierSet
+
+    project = tomllib.loads(dict(_entries(handout_zip))[f"{handout.NAME}/pyproject.toml"].decode())["project"]
+    supported = SpecifierSet(project["requires-python"])
+    assert [version in supported for version in ("3.10.14", "3.11.7", "3.12.1", "3.13.0", "3.14.0")] == [
+        False,
+        True,
+        True,
+        True,
+        False,
+    ]
 
 
 def test_validate_gives_a_laptop_time_to_embed(handout_zip, tmp_path):
@@ -123,7 +175,7 @@ def installed(handout_zip, tmp_path_factory):
     with zipfile.ZipFile(handout_zip) as archive:
         archive.extractall(root)
     folder = root / handout.NAME
-    subprocess.run([sys.executable, "-m", "venv", str(folder / ".venv")], check=True)
+    subprocess.run([STUDENT_PYTHON, "-m", "venv", str(folder / ".venv")], check=True)
     python = folder / ".venv" / "bin" / "python"
     result = subprocess.run(
         # --no-compile: byte-compiling every module up front is 24 s of the 83 s install on an idle
@@ -170,6 +222,8 @@ def test_release_notebooks_run_in_the_installed_handout(installed):
     for name in ("3_spark_lsh.ipynb", "4_nearest_neighbors.ipynb"):
         assert "your Q4 output is not usable" in printed[name] and "reference copy" in printed[name]
     assert str(PROJECT_ROOT) not in "".join(printed.values())
+    if DATA is not None:  # the shipped photos, found beside the notebooks without any setting
+        assert f"{SHIPPED_DATA} (64 of 64 images" in printed["1_data_and_transforms.ipynb"]
     site = subprocess.run(
         [str(python), "-c", "import helpers; print(helpers.__file__)"],
         capture_output=True,
@@ -231,3 +285,48 @@ def test_validate_in_jupyterlab_fails_the_blank_notebook_and_passes_the_answer(i
     finally:
         os.killpg(server.pid, 15)
         server.wait(timeout=60)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(
+    "LAB_HANDOUT_PYTHON" not in os.environ,
+    reason="run by make test-handout PYTHON=...: the course's own Python is the grader's, whose golden grades "
+    "tests/grading/test_class.py checks",
+)
+def test_the_golden_solution_run_in_the_handout_gets_full_marks(installed, tmp_path, monkeypatch):
+    """The solution, run by a student on this Python in the hand-out, then graded by the course: every point."""
+    from grading import course, roundtrip
+    from grading.autograde import grade_class
+
+    folder, python, environment = installed
+    solved = folder / "solved"
+    shutil.copytree(folder / ASSIGNMENT, solved, ignore=shutil.ignore_patterns("lab5_work"))
+    answers = solution_answers()
+    for name in notebook_names():
+        notebook = nbformat.read(solved / name, as_version=4)
+        for cell in notebook.cells:
+            if cell.metadata.get("nbgrader", {}).get("grade_id") in answers:
+                cell.source = answers[cell.metadata["nbgrader"]["grade_id"]]
+        nbformat.write(notebook, solved / name)
+    ran = subprocess.run(
+        [str(python), "-c", RUN_NOTEBOOKS, *notebook_names()],
+        cwd=solved,
+        capture_output=True,
+        text=True,
+        env=environment,
+    )
+    assert ran.returncode == 0, ran.stderr[-3000:]
+    report = json.loads(ran.stdout.splitlines()[-1])
+    assert not [(name, cell["id"]) for name, cells in report.items() for cell in cells if cell["errors"]]
+    if DATA is not None:
+        monkeypatch.setenv("LAB_DATA_DIR", str(DATA))  # the instructor's whole dataset: the grader's unseen images
+    monkeypatch.setenv("LAB_WEIGHTS", "random")
+    course_dir = course.prepare_course(tmp_path / "course")
+    course.generate_release(course_dir)
+    course.submit(
+        course_dir, "student", {name: nbformat.read(solved / name, as_version=4) for name in notebook_names()}
+    )
+    run = grade_class(course_dir, ["student"], jobs=1, options=roundtrip.QUICK_CPU_LIMIT, progress=False)
+    assert not run.failures and not run.on_own_images, run.summary()
+    scores = course.read_scores(course_dir)
+    assert scores.score.sum() == scores.max_score.sum() == 20, scores

@@ -14,10 +14,12 @@ import pytest
 
 from grading import questions as grading_questions
 from grading.course import grade_id, is_test_cell, notebook_names, source_cells
+from grading.hidden import settings_of
 from helpers import questions as student_questions
 from helpers.config import GRADER_DIR, PROJECT_ROOT
 
 TESTS = {grade_id(cell): name for name, cells in source_cells().items() for cell in cells if is_test_cell(cell)}
+SOURCES = {grade_id(cell): cell.source for cells in source_cells().values() for cell in cells if is_test_cell(cell)}
 
 
 def test_every_graded_cell_has_exactly_one_entry_on_each_side():
@@ -36,7 +38,13 @@ def test_each_question_declares_what_its_side_needs(grade):
         "lab",
         "found",
     }
-    assert list(inspect.signature(grader.check).parameters) == ["lab", "found", "refs"]
+    check = inspect.signature(grader.check)
+    assert list(check.parameters)[:3] == ["lab", "found", "refs"]
+    # Further parameters are the test cell's settings, keyword-only and given there: it is their one home.
+    settings = settings_of(SOURCES[grade])
+    check.bind("lab", "found", "refs", **settings)
+    assert [p.name for p in check.parameters.values() if p.kind is p.KEYWORD_ONLY] == list(settings)
+    assert all(p.default is p.empty for p in check.parameters.values()), "a setting's default would be a second home"
     assert set(getattr(grader, "KERNEL_NEEDS", ())) | {getattr(grader, "PROVIDES", "resized")} <= {
         "resized",
         "embeddings",

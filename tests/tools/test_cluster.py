@@ -27,6 +27,9 @@ PIPELINE = textwrap.dedent("""
     import json, sys
     from pathlib import Path
     from helpers import spark as lab_spark
+    from helpers.reference.distributed import embed_images_df
+    from helpers.reference.neighbors import nearest_neighbors, vector_of
+    from helpers.reference.spark_lsh import assemble, fit_lsh
     image_dir, names = Path(sys.argv[1]), json.loads(sys.argv[2])
     spark = lab_spark.get_spark("lab5-cluster-test")
     files = lab_spark.image_files_df(spark, image_dir, names)
