@@ -28,6 +28,7 @@ from grading.course import ASSIGNMENT, notebook_names
 from grading.golden import GOLDEN, make_submission
 from grading.watchdog import TICKS, folder_usage, process_tree
 from helpers.config import PROJECT_ROOT, shared_dir
+from helpers.models import choose_weights
 
 RESULTS = PROJECT_ROOT / "bench" / "results"
 MINI = shared_dir() / "data" / "stanford-cars-mini"
@@ -91,19 +92,24 @@ def measure(work: Path, data: Path | None) -> dict:
     notebooks = {name: run_notebook(folder / name) for name in notebook_names()}
     disk, _ = folder_usage(folder / "lab5_work", 10**9)
     images = len(list((folder / "lab5_work" / "resized").glob("*")))
-    return {
+    result = {
         "machine": f"{machine()['cores']} cores, {machine()['cpu']}",
         "date": datetime.date.today().isoformat(),
         "data": str(data) if data else "embedded dataset",
         "images": images,
-        "weights": os.environ.get("LAB_WEIGHTS", "imagenet"),
+        # What ran, not what was asked for: offline, ImageNet falls back to random weights (the same compute).
+        "weights": choose_weights()[0],
         "wall_seconds": sum(run["wall_seconds"] for run in notebooks.values()),
         "cpu_seconds": sum(run["cpu_seconds"] for run in notebooks.values()),
         "peak_memory_mb": max(run["peak_memory_mb"] for run in notebooks.values()),
         "work_disk_mb": disk / 2**20,
         "notebooks": notebooks,
-        "targets": {"peak_memory_mb <= 3072": None, "wall_seconds <= 300": None},
     }
+    result["targets"] = {
+        "peak_memory_mb <= 3072": "met" if result["peak_memory_mb"] <= 3072 else "MISSED",
+        "wall_seconds <= 300": "met" if result["wall_seconds"] <= 300 else "MISSED",
+    }
+    return result
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -116,10 +122,6 @@ def main(argv: list[str] | None = None) -> int:
     arguments = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="lab5-laptop-") as work:
         result = measure(Path(work), arguments.data)
-    result["targets"] = {
-        "peak_memory_mb <= 3072": "met" if result["peak_memory_mb"] <= 3072 else "MISSED",
-        "wall_seconds <= 300": "met" if result["wall_seconds"] <= 300 else "MISSED",
-    }
     arguments.out.parent.mkdir(parents=True, exist_ok=True)
     arguments.out.write_text(json.dumps(result, indent=1) + "\n")
     print(json.dumps({key: value for key, value in result.items() if key != "notebooks"}, indent=1))

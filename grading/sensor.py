@@ -197,6 +197,10 @@ def install(kernel=False):
         """What the grader needs to know about a run of reference code, from its frame."""
         code = frame.f_code
         caller = frame.f_back
+        # Called straight from another reference function: that one, the entry, answers for what is done.
+        outer = _genuine.get(_id(caller.f_code)) if caller is not None else None
+        inner = outer is not None and outer[0] is caller.f_code and caller.f_globals is outer[1]
+        inner = inner and _id(caller.f_code) in _codes
         while caller is not None:
             entry = _genuine.get(_id(caller.f_code))
             if entry is None or entry[0] is not caller.f_code or caller.f_globals is not entry[1]:
@@ -206,6 +210,7 @@ def install(kernel=False):
             "function": code.co_qualname,
             "file": code.co_filename.removeprefix(_root),
             "genuine": _id(code) in _codes,
+            "inner": inner,
             "locked_cell": _locked(caller),
             "main": _thread_id() == _main and _pid() == _kernel,
         }

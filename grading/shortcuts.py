@@ -15,7 +15,11 @@ A run is the lab's own plumbing, and costs nothing, only when all of this holds:
 
 Everything else is the student's and costs the question of the cell that was running: a test cell's
 own question, an answer cell's question, a cell the student added before an answer that answer's,
-and code that runs between cells or in another locked cell the question of the last answer.
+and code that runs between cells or in another locked cell the question of the last answer. It also
+costs every question whose work the function does (``REFERENCE_WORK`` in ``grading.questions``; for the
+function the student's code called, not for the reference functions that one calls in turn), wherever
+that question is: a reference result computed in one cell and kept for a later answer, in
+this notebook or a later one (the grader carries those costs forward), is not that answer's work.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from nbformat import NotebookNode
 from nbgrader.utils import is_locked, is_solution
 
 from grading.course import grade_id, is_setup_cell, is_test_cell, question_of
+from grading.questions import reference_work
 
 #: What answers may use instead, said in every shortcut's feedback.
 ALLOWED = (
@@ -139,13 +144,35 @@ class ShortcutLedger:
         if plumbing:
             return
         question, where = self._charged(executing, last_answer)
-        if question is None or question in self.shortcuts:
-            return
         function = f"{detail.get('function')} in helpers/{detail.get('file')}"
-        self.shortcuts[question] = Shortcut(
-            question,
-            str(detail.get("function")),
-            executing,
-            f"{where} ran the lab's reference code ({function}) instead of doing {question}'s work itself, "
-            f"so {question} scores 0. {ALLOWED}",
-        )
+        if question is not None and question not in self.shortcuts:
+            self.shortcuts[question] = Shortcut(
+                question,
+                str(detail.get("function")),
+                executing,
+                f"{where} ran the lab's reference code ({function}) instead of doing {question}'s work itself, "
+                f"so {question} scores 0. {ALLOWED}",
+            )
+        entry = detail.get("inner") is not True  # the reference function the student's code called, not its parts
+        for claimed in reference_work().get(f"{detail.get('file')}:{detail.get('function')}", ()) if entry else ():
+            if claimed not in self.shortcuts:
+                self.shortcuts[claimed] = Shortcut(
+                    claimed,
+                    str(detail.get("function")),
+                    executing,
+                    f"{where} ran the lab's reference code ({function}), which does {claimed}'s work, so {claimed} "
+                    f"scores 0 wherever its answer is. {ALLOWED}",
+                )
+
+
+def carried_forward(record: dict, cells: list[NotebookNode]) -> dict[str, Shortcut]:
+    """The questions of these cells that reference code run in the submission's earlier notebooks already cost
+    (from the submission's record, :mod:`grading.records`).
+    """
+    mine = {question_of(grade_id(cell)) for cell in cells if is_test_cell(cell) and grade_id(cell)}
+    return {
+        entry["question"]: Shortcut(entry["question"], entry["function"], None, entry["message"])
+        for notebook in record.get("notebooks", {}).values()
+        for entry in notebook.get("shortcuts", [])
+        if entry["question"] in mine and "message" in entry
+    }

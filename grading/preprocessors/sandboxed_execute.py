@@ -44,7 +44,7 @@ from grading.notebook_sandbox import NotebookSandbox
 from grading.outputs import cap_outputs, fail, has_error
 from grading.questions import questions
 from grading.references import References
-from grading.shortcuts import ShortcutLedger
+from grading.shortcuts import ShortcutLedger, carried_forward
 from grading.verdicts import verdict
 from grading.watchdog import CellWatchdog
 from helpers import lab as lab_plumbing
@@ -127,7 +127,8 @@ class SandboxedExecute(Execute):
         self.verdicts: dict[str, dict] = {}
         self.timing = {"notebook": name, "cells": []}
         # 2. the sandbox and the sensor's socket
-        self.ledger = ShortcutLedger(nb.cells)
+        # Reference work done in an earlier notebook of this submission for one of this notebook's questions.
+        self.ledger = ShortcutLedger(nb.cells, shortcuts=carried_forward(records.read(folder), nb.cells))
         sample = Path(self.grading_sample) if self.grading_sample else None
         self.box = NotebookSandbox(name, nb.cells, self.lab, self.refs, sample, self.sandboxed, self.limits())
         self.listener = SensorListener(self.box.sensor_socket, self.ledger.record) if self.sandboxed else None
@@ -265,9 +266,7 @@ class SandboxedExecute(Execute):
             self._verdict(cell, "unreadable results", f"the grader could not read this test's results: {error}")
             return
         if found is None:
-            self._verdict(
-                cell, "no results", "the grader received no results from this test: did something stop it early?"
-            )
+            self._verdict(cell, *self._why_no_evidence(cell))
             return
         try:
             # The cell's source is the gradebook's (nbgrader put it back before this ran), never the student's.
@@ -283,6 +282,23 @@ class SandboxedExecute(Execute):
             self.verdicts[grade] = {"passed": True}
         else:
             self._verdict(cell, outcome.diagnosis.name, outcome.message)
+
+    def _why_no_evidence(self, cell: NotebookNode) -> tuple[str, str]:
+        """The diagnosis of a test that exported nothing: its answer not written, the error that stopped it, or
+        (when it shows none) something that stopped it early.
+        """
+        question = question_of(grade_id(cell))
+        stubs = [
+            output.get("ename") == "NotImplementedError"
+            for answer in self.nb.cells
+            if is_solution(answer) and grade_id(answer) and question_of(grade_id(answer)) == question
+            for output in answer.get("outputs", [])
+        ]
+        if any(stubs):
+            return "not answered", f"{question} is not answered: its answer cell still raises NotImplementedError"
+        if errors := [output for output in cell.outputs if output.output_type == "error"]:
+            return f"error: {errors[0].ename}", f"the test stopped with {errors[0].ename}: {errors[0].evalue}"
+        return "no results", "the grader received no results from this test: did something stop it early?"
 
     def _verdict(self, cell: NotebookNode, name: str, message: str) -> None:
         """A failed verdict: kept for the record, and shown in the cell unless it already shows an error."""
@@ -344,7 +360,8 @@ class SandboxedExecute(Execute):
             "answer_cpu_seconds": cpu,
             "stopped": stops,
             "shortcuts": [
-                {"question": s.question, "function": s.function, "cell": s.cell} for s in self.ledger.shortcuts.values()
+                {"question": s.question, "function": s.function, "cell": s.cell, "message": s.message}
+                for s in self.ledger.shortcuts.values()
             ],
             "tampering": self.ledger.tampering,
             "restarts": self.timing.get("restarts", 0),

@@ -10,6 +10,10 @@ None. It may also declare the reference artefacts it involves (``helpers.lab`` c
 * ``KERNEL_NEEDS``: artefacts its own test cell reads inside the sandbox (Q2 tries C on the reference
   224x224 images).
 
+And ``REFERENCE_WORK``: the functions of ``helpers/reference`` (``file:qualname``) that do its work. When
+one runs outside the lab's verified plumbing it costs this question, wherever it ran, so that an answer
+cannot hand a later question's reference result over (:mod:`grading.shortcuts`).
+
 A notebook's sandbox sees exactly the artefacts provided by earlier notebooks' questions and needed by
 its own, never the answer to one of its own questions.
 """
@@ -27,6 +31,18 @@ from helpers.questions import modules_by_grade_id
 def questions() -> dict[str, ModuleType]:
     """Every question's hidden-check module, by grade_id, in question order."""
     return modules_by_grade_id(sys.modules[__name__])
+
+
+@cache
+def reference_work() -> dict[str, tuple[str, ...]]:
+    """The questions each reference function does the work of (``reference/resize.py:resize_folder``: Q1)."""
+    from grading.course import question_of
+
+    claims: dict[str, tuple[str, ...]] = {}
+    for grade, module in questions().items():
+        for function in getattr(module, "REFERENCE_WORK", ()):
+            claims[function] = (*claims.get(function, ()), question_of(grade))
+    return claims
 
 
 def notebook_artefacts(notebook: str) -> set[str]:

@@ -14,6 +14,11 @@ from helpers.questions.evidence import Evidence
 from helpers.questions.q01_resize import RESIZE_TOLERANCE, resized_problems
 
 GRADE_ID = "q1_resize_224_jpeg"
+#: The reference functions that do this question's work: running one anywhere but in verified plumbing costs it.
+REFERENCE_WORK = (
+    "reference/resize.py:resize_transform",
+    "reference/resize.py:resize_folder",
+)
 PROVIDES = "resized"
 #: Q1's typical mistakes made from the original photo, to recognise them in the student's JPEGs.
 RESIZE_MISTAKES = (

@@ -13,6 +13,16 @@ from helpers.questions.evidence import Evidence
 from helpers.vectors import cosine, same_vectors
 
 GRADE_ID = "q2_class_c_get_vec"
+#: The reference functions that do this question's work: running one anywhere but in verified plumbing costs it.
+REFERENCE_WORK = (
+    "reference/embedding.py:tensor_transform",
+    "reference/embedding.py:model_input_transform",
+    "reference/embedding.py:image_batch",
+    "reference/embedding.py:strip_classifier",
+    "reference/embedding.py:Embedder.embed_tensor",
+    "reference/embedding.py:Embedder.get_vec",
+    "reference/embedding.py:Embedder.embed_images",
+)
 KERNEL_NEEDS = ("resized",)
 
 

@@ -14,6 +14,20 @@ from helpers.reference.embedding import Embedder
 from helpers.vectors import cosine, same_vectors
 
 GRADE_ID = "q3_all_embeddings"
+#: The reference functions that do this question's work (the per-image ones too: looped, they embed every image):
+#: running one anywhere but in verified plumbing costs it.
+REFERENCE_WORK = (
+    "reference/embedding.py:Embedder.embed_tensor",
+    "reference/embedding.py:Embedder.get_vec",
+    "reference/embedding.py:Embedder.embed_images",
+    "reference/embedding.py:Embedder.embed_batch",
+    "reference/embedding.py:Embedder.iter_files",
+    "reference/embedding.py:Embedder.embed_files",
+    "reference/embedding.py:Embedder.embed_folder",
+    "reference/vectors.py:embeddings",
+    "reference/distributed.py:embed_images_df",
+    "reference/storage.py:embeddings_csv",
+)
 
 
 def each_is_one_of(rows: np.ndarray, candidates: np.ndarray, tolerance: float) -> bool:

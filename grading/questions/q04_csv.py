@@ -14,6 +14,12 @@ from helpers.store import EmbeddingsFileError, read_embeddings
 from helpers.vectors import same_vectors
 
 GRADE_ID = "q4_embeddings_csv"
+#: The reference functions that do this question's work: running one anywhere but in verified plumbing costs it.
+REFERENCE_WORK = (
+    "reference/storage.py:embeddings_frame",
+    "reference/storage.py:write_embeddings",
+    "reference/storage.py:embeddings_csv",
+)
 PROVIDES = "embeddings"
 
 

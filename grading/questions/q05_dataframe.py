@@ -12,6 +12,11 @@ from helpers.spark import numeric_columns
 from helpers.vectors import same_vectors, unit_vectors
 
 GRADE_ID = "q5_spark_dataframe"
+#: The reference functions that do this question's work: running one anywhere but in verified plumbing costs it.
+REFERENCE_WORK = (
+    "reference/spark_lsh.py:read_embeddings_df",
+    "reference/spark_lsh.py:embeddings_df",
+)
 #: How far a student's unit vector may be from the reference one (CSV rounding, float32 arithmetic).
 UNIT_TOLERANCE = 2e-4
 

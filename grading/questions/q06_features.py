@@ -11,6 +11,11 @@ from helpers.questions import Diagnosis
 from helpers.questions.evidence import Evidence
 
 GRADE_ID = "q6_features_vector"
+#: The reference functions that do this question's work: running one anywhere but in verified plumbing costs it.
+REFERENCE_WORK = (
+    "reference/spark_lsh.py:assemble",
+    "reference/spark_lsh.py:query_index",
+)
 
 
 def check(lab: LabSetup, found: Evidence, refs: References) -> Diagnosis | None:

@@ -12,6 +12,11 @@ from helpers.questions.evidence import Evidence
 from helpers.spark import NUM_HASH_TABLES
 
 GRADE_ID = "q7_brp_model"
+#: The reference functions that do this question's work: running one anywhere but in verified plumbing costs it.
+REFERENCE_WORK = (
+    "reference/spark_lsh.py:fit_lsh",
+    "reference/spark_lsh.py:query_index",
+)
 
 
 def check(lab: LabSetup, found: Evidence, refs: References) -> Diagnosis | None:

@@ -13,6 +13,14 @@ from helpers.reference.spark_lsh import lsh_hashes
 from helpers.spark import NUM_HASH_TABLES
 
 GRADE_ID = "q8_hashed_dataframe"
+#: The reference functions that do this question's work: running one anywhere but in verified plumbing costs it.
+REFERENCE_WORK = (
+    "reference/spark_lsh.py:lsh_projections",
+    "reference/spark_lsh.py:lsh_hashes",
+    "reference/spark_lsh.py:JavaRandom.next_double",
+    "reference/spark_lsh.py:JavaRandom.next_gaussian",
+    "reference/spark_lsh.py:query_index",
+)
 
 
 def check(lab: LabSetup, found: Evidence, refs: References) -> Diagnosis | None:

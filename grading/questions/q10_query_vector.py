@@ -13,6 +13,8 @@ from helpers.questions.evidence import Evidence
 from helpers.vectors import cosine
 
 GRADE_ID = "q10_query_vector"
+#: The reference functions that do this question's work: running one anywhere but in verified plumbing costs it.
+REFERENCE_WORK = ("reference/neighbors.py:vector_of",)
 
 
 def check(lab: LabSetup, found: Evidence, refs: References) -> Diagnosis | None:

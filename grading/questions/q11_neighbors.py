@@ -16,6 +16,13 @@ from helpers.questions.evidence import Evidence
 from helpers.spark import DISTANCE, numeric_columns
 
 GRADE_ID = "q11_five_nearest_neighbors"
+#: The reference functions that do this question's work: running one anywhere but in verified plumbing costs it.
+REFERENCE_WORK = (
+    "reference/neighbors.py:nearest_neighbors",
+    "reference/neighbors.py:exact_neighbors",
+    "reference/neighbors.py:nearest_indices",
+    "reference/neighbors.py:unit_distances",
+)
 
 
 def check(lab: LabSetup, found: Evidence, refs: References, *, at_least: int) -> Diagnosis | None:

@@ -13,6 +13,8 @@ from helpers.questions import Diagnosis
 from helpers.questions.evidence import Evidence
 
 GRADE_ID = "q12_neighbor_figure"
+#: The reference functions that do this question's work: running one anywhere but in verified plumbing costs it.
+REFERENCE_WORK = ("reference/neighbors.py:show_neighbors",)
 
 
 def check(lab: LabSetup, found: Evidence, refs: References, *, at_least: int) -> Diagnosis | None:

@@ -18,7 +18,9 @@ def test_tiny_bench_writes_all_keys_and_plots(spark, default_dataset, tmp_path):
     first, so that the bench joins it instead of starting one under its own name for the files that follow.
     """
     (tmp_path / "latest.json").write_text(json.dumps({"lsh_scaling": [{"rows": 10000}], "embedding": {}}))
-    result = bench.run(default_dataset.root, 24, 5, tmp_path, [0.02, 0.08], [1, 2], grading=False)
+    result = bench.run(
+        default_dataset.root, 24, 5, tmp_path, [0.02, 0.08], [1, 2], grading=False, similarity_sizes=(40, 4, 120, 6)
+    )
     saved = json.loads((tmp_path / "latest.json").read_text())
     assert saved["images"] == 24 and saved["dataset"] == str(default_dataset.root)
     for key in (
@@ -50,6 +52,9 @@ def test_tiny_bench_writes_all_keys_and_plots(spark, default_dataset, tmp_path):
     assert {"recall_at_5", "query_ms"} <= set(saved["lsh"]["original"]) and saved["lsh"]["exact_query_ms"] > 0
     assert {"cpu", "cores", "bf16"} <= set(saved["machine"])
     assert saved["lsh_scaling"] == [{"rows": 10000}]
+    similarity = saved["similarity"]
+    assert similarity["planted_pairs"] == 4 and similarity["large_submissions"] == 120
+    assert 0 <= similarity["planted_ranked_above_every_independent_pair"] <= 1 and similarity["seconds_large"] > 0
     assert len(saved["lsh"]["sweep"]) == 4 and all(
         v == "met" or v.startswith("MISSED: ") for v in result["targets"].values()
     )

@@ -174,7 +174,8 @@ def test_a_fork_bomb_is_stopped_and_the_next_notebook_graded(graded):
 
 
 @pytest.mark.parametrize(
-    "student", ["shortcuts_a", "shortcuts_b", "callbacks", "borrowed_names", "patched_lab", "pasted_answers"]
+    "student",
+    ["shortcuts_a", "shortcuts_b", "stashed_for_later", "callbacks", "borrowed_names", "patched_lab", "pasted_answers"],
 )
 def test_feedback_names_what_cost_the_points(graded, student):
     """The feedback says which reference function ran (or what else was wrong), in the failed test's own notebook."""
@@ -257,3 +258,52 @@ def test_grading_one_at_a_time_gives_the_same_scores(graded):
             for student in (alone, together)
         )
         assert len(sequential) == 4 and sequential == parallel, alone  # Q1-Q4: notebooks 1 and 2
+
+
+def test_the_class_report_shows_what_the_gradebook_holds(graded, chromium, spark):
+    """Make report on this class, read in Chromium: every student's points, the full-marks counts, the
+    diagnosed mistakes, the incidents and working feedback links, as the gradebook and records say.
+    """
+    from grading.export import points_per_question
+    from grading.report import class_records, mistakes, write_report
+    from helpers.config import artifacts_dir
+
+    index = write_report(graded["course"], graded["course"] / "reports" / "lab5", spark)
+    table = course.score_table(graded["scores"])
+    page = chromium.new_page()
+    page.goto(index.as_uri())
+    shown = {
+        row.get_attribute("data-student"): {
+            cell.get_attribute("data-question"): float(cell.inner_text())
+            for cell in row.locator("td[data-question]").all()
+        }
+        for row in page.locator("#students tr[data-student]").all()
+    }
+    assert shown == {student: {q: float(v) for q, v in row.items()} for student, row in table.iterrows()}
+    assert points_per_question(graded["course"])["total"].to_dict() == {s: r["total"] for s, r in shown.items()}
+
+    diagnosed = mistakes(class_records(graded["course"], list(table.index)))
+    trained = diagnosed["Q2"]["C left in training mode"]
+    assert trained >= 1 and f"C left in training mode: {trained} student" in page.locator("#mistakes").inner_text()
+    points = {course.question_of(grade): value for grade, value in course.test_points().items()}
+    for question, value in points.items():
+        full = int((table[question] >= value).sum())
+        assert (
+            page.locator(f'#mistakes tr[data-question="{question}"] td.points').inner_text()
+            == f"{full} of {len(table)}"
+        )
+    incidents = page.locator("#incidents").inner_text()
+    for student, kind in (
+        ("kernel_dies", "the kernel died"),
+        ("infinite_loop", "CPU-time limit"),
+        ("tampering", "tampering"),
+        ("shortcuts_a", "shortcut"),
+    ):
+        assert any(student in line and kind in line for line in incidents.splitlines()), (student, kind)
+    link = page.locator('#students tr[data-student="wrong_answers"] a').first
+    link.click()
+    assert "cropped" in page.content()
+    page.goto(index.as_uri())
+    artifacts_dir().mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(artifacts_dir() / "class_report.png"), full_page=True)
+    assert (index.parent / "total.png").stat().st_size > 5000 and (index.parent / "similarity.csv").is_file()

@@ -46,7 +46,13 @@ STUDENTS = {
     ),
     "late": (golden.Crafted(answers={"q11_answer": EXACT}, notebooks=(NB4,)), DUE + timedelta(days=2, hours=12)),
 }
-MANUAL = {"student": "exact", "grade": "q12_neighbor_figure", "score": 0.5, "answer": "q12_answer", "comment": "crowded"}
+MANUAL = {
+    "student": "exact",
+    "grade": "q12_neighbor_figure",
+    "score": 0.5,
+    "answer": "q12_answer",
+    "comment": "crowded",
+}
 
 
 def gradebook_state(course_dir: Path) -> dict:

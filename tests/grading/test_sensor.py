@@ -111,6 +111,16 @@ def test_every_way_of_running_reference_code_is_reported(run_in_sandbox, spellin
     assert "embeddings_frame" in _called(reports) and not _tampering(reports)
 
 
+def test_the_reference_function_called_is_told_from_those_it_calls(run_in_sandbox):
+    """embeddings_frame called by the student is the entry; called by write_embeddings it is marked inner."""
+    code = CALL + "import tempfile, pathlib\n" + f"{FRAME}{ARGS}\n"
+    code += f"storage.write_embeddings(*{ARGS}, pathlib.Path(tempfile.mkdtemp()) / 'v.csv')\n"
+    status, output, reports = run_in_sandbox(code)
+    assert status == 0, output
+    calls = [(detail["function"], detail["inner"]) for kind, _, _, detail in reports if kind == "reference"]
+    assert calls[:3] == [("embeddings_frame", False), ("write_embeddings", False), ("embeddings_frame", True)], calls
+
+
 def test_mentioning_or_importing_without_calling_is_not_reported(run_in_sandbox):
     """A comment, an import and a reference kept in a variable cost nothing."""
     status, output, reports = run_in_sandbox(CALL + f"# {FRAME} would do it\nkept = {FRAME}\n")

@@ -37,8 +37,9 @@ def _run(ledger, grade_id_or_index, start, end):
     return index
 
 
-def _report(ledger, at, locked_cell=None, main=True, function="fit_lsh"):
-    detail = {"function": function, "file": "reference/spark_lsh.py", "locked_cell": locked_cell, "main": main}
+def _report(ledger, at, locked_cell=None, main=True, function="resized_dir", file="reference/resize.py"):
+    """A sensor report (by default of a reference function that does no question's work by itself)."""
+    detail = {"function": function, "file": file, "locked_cell": locked_cell, "main": main}
     ledger.record("reference", at, detail)
 
 
@@ -53,7 +54,7 @@ def test_an_answer_cell_that_runs_reference_code_loses_its_question(ledger):
     """Reference code run while Q6's answer ran costs Q6, with a message naming the function."""
     _run(ledger, "setup", 10, 20)
     _run(ledger, "q6_answer", 30, 40)
-    _report(ledger, 35, function="assemble")
+    _report(ledger, 35, function="assemble", file="reference/spark_lsh.py")
     assert set(ledger.costs) == {"Q6"}
     assert "assemble in helpers/reference/spark_lsh.py" in ledger.costs["Q6"] and "reference code" in ledger.costs["Q6"]
 
@@ -128,6 +129,51 @@ def test_tampering_is_kept_apart(ledger):
     assert ledger.tampering == ["ctypes.dlsym"] and ledger.costs == {}
 
 
+def test_reference_work_costs_the_question_it_does_wherever_it_ran(ledger):
+    """fit_lsh run in Q6's answer (to keep a model for Q7) costs Q6 and Q7; the message names both."""
+    _run(ledger, "setup", 10, 20)
+    _run(ledger, "q6_answer", 30, 40)
+    _report(ledger, 35, function="fit_lsh", file="reference/spark_lsh.py")
+    assert set(ledger.costs) == {"Q6", "Q7"}
+    assert "which does Q7's work" in ledger.costs["Q7"] and "Q6's answer" in ledger.costs["Q7"]
+
+
+def test_only_the_reference_function_called_is_charged_for_its_work(ledger):
+    """query_index (called by the student) does Q6-Q8's work; fit_lsh, which it calls, adds nothing more."""
+    _run(ledger, "setup", 10, 20)
+    _run(ledger, "q5_answer", 30, 40)
+    _report(ledger, 35, function="query_index", file="reference/spark_lsh.py")
+    ledger.record("reference", 36, {"function": "assemble", "file": "reference/spark_lsh.py", "inner": True})
+    assert set(ledger.costs) == {"Q5", "Q6", "Q7", "Q8"}
+    assert "Q5's answer ran" in ledger.costs["Q7"] and "which does Q7's work" in ledger.costs["Q7"]
+
+
+def test_a_later_notebooks_question_is_carried_forward():
+    """Q3's reference run in notebook 1 is in its record: notebook 2's ledger starts with it, notebook 3's not."""
+    notebook1 = nbformat.read(source_dir() / "1_data_and_transforms.ipynb", as_version=4)
+    first = shortcuts.ShortcutLedger(notebook1.cells)
+    first.kernel_started(0)
+    _run(first, "q1_answer", 30, 40)
+    _report(first, 35, function="Embedder.embed_files", file="reference/embedding.py")
+    assert set(first.costs) == {"Q1", "Q3"}
+    record = {
+        "notebooks": {
+            "1_data_and_transforms.ipynb": {
+                "shortcuts": [
+                    {"question": s.question, "function": s.function, "cell": s.cell, "message": s.message}
+                    for s in first.shortcuts.values()
+                ]
+            }
+        }
+    }
+    later = {
+        name: nbformat.read(source_dir() / name, as_version=4).cells
+        for name in ("2_embeddings.ipynb", "3_spark_lsh.ipynb")
+    }
+    assert set(shortcuts.carried_forward(record, later["2_embeddings.ipynb"])) == {"Q3"}
+    assert shortcuts.carried_forward(record, later["3_spark_lsh.ipynb"]) == {}
+
+
 def test_no_public_reference_function_hides_behind_a_cache():
     """Every function of helpers.reference runs its own code when called: a cache wrapper would skip the sensor's
     report on every call but the first.
@@ -137,3 +183,43 @@ def test_no_public_reference_function_hides_behind_a_cache():
         for name, value in vars(module).items():
             if callable(value) and getattr(value, "__module__", None) == module.__name__ and not name.startswith("_"):
                 assert inspect.isfunction(value) or inspect.isclass(value), f"{module.__name__}.{name} is wrapped"
+
+
+#: Public reference functions that do no question's work: a path, a container of results.
+PLUMBING_ONLY = {
+    "reference/resize.py:resized_dir",
+    "reference/embedding.py:Embeddings.keep_readable",
+}
+
+
+def _public_functions() -> set[str]:
+    """``file:qualname`` of every public function and method defined in helpers.reference."""
+    found = set()
+    for info in pkgutil.iter_modules(helpers.reference.__path__):
+        module = importlib.import_module(f"helpers.reference.{info.name}")
+        file = f"reference/{info.name}.py"
+        for name, value in vars(module).items():
+            if name.startswith("_") or getattr(value, "__module__", None) != module.__name__:
+                continue
+            if inspect.isfunction(value):
+                found.add(f"{file}:{name}")
+            elif inspect.isclass(value):
+                methods = {attribute: getattr(member, "__func__", member) for attribute, member in vars(value).items()}
+                found |= {
+                    f"{file}:{method.__qualname__}"
+                    for attribute, method in methods.items()
+                    if inspect.isfunction(method) and not attribute.startswith("_")
+                }
+    return found
+
+
+def test_every_reference_function_does_a_named_questions_work_or_is_plumbing():
+    """REFERENCE_WORK names only real functions, and none is forgotten: a new reference function must be claimed
+    by the question it answers (or listed here as plumbing), else a result kept for later would cost nothing.
+    """
+    from grading.questions import reference_work
+
+    claimed = set(reference_work())
+    public = _public_functions()
+    assert claimed <= public, claimed - public
+    assert public - claimed == PLUMBING_ONLY, (public - claimed) ^ PLUMBING_ONLY
