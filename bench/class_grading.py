@@ -1,4 +1,5 @@
-"""The grading section of ``make bench``: a class graded with 1 and 2 jobs, where the time goes, the sandbox's cost.
+"""The grading section of ``make bench``: a class graded with 1 and 2 jobs, where the time goes, the sandbox's cost,
+and the memory one job holds at its peak.
 
 A synthetic class (the golden submissions plus copies with varied, plausible answers, right and
 wrong) is graded twice in one run, sequentially and two at a time, on the same machine; the
@@ -9,8 +10,11 @@ from __future__ import annotations
 
 import itertools
 import json
+import threading
 import time
 from pathlib import Path
+
+import psutil
 
 from grading.autograde import ClassRun
 from grading.golden import GOLDEN, Crafted
@@ -111,6 +115,40 @@ def breakdown(run: ClassRun) -> dict:
     return result
 
 
+class PeakMemory:
+    """The largest memory this process's descendants held at once while the block ran, sampled every 0.2 s.
+
+    One grading job is a worker process, the kernel it runs and that kernel's JVM: their resident
+    sizes summed (pages they share counted in each, so an upper bound) and their proportional sizes
+    summed (shared pages split, what the job adds to the machine).
+    """
+
+    def __init__(self) -> None:
+        self.rss_mb = self.pss_mb = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def __enter__(self) -> PeakMemory:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _sample(self) -> None:
+        me = psutil.Process()
+        while not self._stop.wait(0.2):
+            rss = pss = 0
+            for process in me.children(recursive=True):
+                try:
+                    memory = process.memory_full_info()
+                except psutil.Error:  # ended between listing and reading
+                    continue
+                rss, pss = rss + memory.rss, pss + memory.pss
+            self.rss_mb, self.pss_mb = max(self.rss_mb, rss / 2**20), max(self.pss_mb, pss / 2**20)
+
+
 def measure(work: Path, size: int = 24) -> dict:
     """Grade a synthetic class with 1 and with 2 jobs, and one submission with and without the sandbox."""
     submissions = synthetic_class(size)
@@ -124,7 +162,8 @@ def measure(work: Path, size: int = 24) -> dict:
         == scores[2].sort_values(["student", "grade_id"]).score.tolist()
     )
     solo = {"solution": GOLDEN["solution"]}
-    sandboxed = round_trip(work / "sandboxed", solo, jobs=1)[1].graded[0].seconds
+    with PeakMemory() as peak:
+        sandboxed = round_trip(work / "sandboxed", solo, jobs=1)[1].graded[0].seconds
     bare = round_trip(work / "bare", solo, jobs=1, options=("--SandboxedExecute.sandboxed=False",))[1].graded[0].seconds
     sequential, parallel = runs[1].seconds, runs[2].seconds
     return {
@@ -136,6 +175,8 @@ def measure(work: Path, size: int = 24) -> dict:
             "submissions_per_hour_jobs_2": 3600 * size / parallel,
             "speedup_2_jobs": sequential / parallel,
             "seconds_per_submission": sequential / size,
+            "peak_memory_mb_per_job": peak.rss_mb,
+            "peak_proportional_memory_mb_per_job": peak.pss_mb,
             "breakdown_seconds_per_submission": breakdown(runs[1]),
             "scores_identical": identical,
             "scores_as_expected": not mismatches(scores[1], submissions),

@@ -269,7 +269,8 @@ PATCHED_LAB = Crafted(
 def borrowed_names(release: Path) -> Crafted:
     """The borrowed-file-name attacks; Q11's needs notebook 4's Setup cell from ``release``, as students have it.
 
-    Q3 embeds without class C, so that Q2's C (whose get_vec is the reference's) costs only Q2.
+    Q3 embeds without class C, yet Q2's C, whose get_vec is the reference's, costs Q3 too: the reference's
+    per-image embedding ran (in Q2's test) before Q3's answer, which could have used what it computed.
     """
     from grading.course import grade_id
     from grading.mistakes import OWN_EMBEDDINGS
@@ -281,8 +282,12 @@ def borrowed_names(release: Path) -> Crafted:
     return Crafted(
         answers=answers,
         notebooks=(NB2, NB3, NB4),
-        loses=("q2_class_c_get_vec", "q5_spark_dataframe", "q11_five_nearest_neighbors"),
-        says={"q2_class_c_get_vec": "Embedder", "q5_spark_dataframe": "read_embeddings_df"},
+        loses=("q2_class_c_get_vec", "q3_all_embeddings", "q5_spark_dataframe", "q11_five_nearest_neighbors"),
+        says={
+            "q2_class_c_get_vec": "Embedder",
+            "q3_all_embeddings": "which does Q3's work",
+            "q5_spark_dataframe": "read_embeddings_df",
+        },
     )
 
 

@@ -13,8 +13,10 @@ import shutil
 import sys
 import tempfile
 import time
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
+from multiprocessing import get_context
 from pathlib import Path
 
 from tqdm.auto import tqdm
@@ -23,7 +25,7 @@ from grading import sandbox
 from grading.course import ASSIGNMENT, generate_release, submission_problems
 from grading.gradebook import merge_submission, snapshot
 from grading.samples import assign_seeds
-from grading.worker import IGNORED, Graded, grade_submission
+from grading.worker import IGNORED, Graded, grade_submission, start_worker
 from helpers.spark import ensure_class_archive
 
 
@@ -114,14 +116,26 @@ def grade_class(
     scratch = Path(tempfile.mkdtemp(prefix="lab5-grading-"))
     template = snapshot(course / "gradebook.db", scratch / "gradebook.db")
 
-    def work(student: str) -> Graded:
-        return grade_submission(course, student, template, scratch / student, seeds[student], options)
-
     bar = tqdm(total=len(students), unit="submission", disable=not progress, desc="autograding")
+    # Worker processes, each with nbgrader, torch and the checks imported once, grade one submission at a time.
+    workers = ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn"), initializer=start_worker)
     try:
-        with ThreadPoolExecutor(max_workers=jobs) as pool:
-            for future in as_completed([pool.submit(work, student) for student in students]):
-                result = future.result()
+        with workers as pool:
+            futures = {
+                pool.submit(grade_submission, course, student, template, scratch / student, seeds[student], options): (
+                    student
+                )
+                for student in students
+            }
+            for future in as_completed(futures):
+                try:
+                    result = future.result()
+                except BrokenProcessPool as error:
+                    student = futures[future]
+                    log = f"the grading process died ({error}): grade again with --student {student}"
+                    result = Graded(student, False, 0.0, scratch / student, log)
+                    result.scratch.mkdir(parents=True, exist_ok=True)
+                    (result.scratch / "log.txt").write_text(log)
                 if result.ok:
                     _keep(result, course)
                 run.graded.append(result)

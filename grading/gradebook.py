@@ -8,9 +8,11 @@ copies that one submission's rows into the course's gradebook, one submission at
 from __future__ import annotations
 
 import sqlite3
+import warnings
 from pathlib import Path
 
 from nbgrader.api import Gradebook, MissingEntry
+from sqlalchemy.exc import SAWarning
 
 STUDENT_FIELDS = ("first_name", "last_name", "email", "lms_user_id")
 
@@ -30,7 +32,10 @@ def snapshot(source: Path, target: Path) -> Path:
 
 def merge_submission(scratch: Path, master: Path, assignment: str, student: str) -> None:
     """Copy one student's graded submission (scores, comments, flags, late penalties) into ``master``."""
-    with Gradebook(url(scratch)) as source, Gradebook(url(master)) as target:
+    # nbgrader's update_or_create_submission warns under SQLAlchemy 2 about an autoflush it does not need;
+    # the rows it writes are right, and the warning would only bury the instructor's progress bar.
+    with warnings.catch_warnings(), Gradebook(url(scratch)) as source, Gradebook(url(master)) as target:
+        warnings.simplefilter("ignore", SAWarning)
         graded = source.find_submission(assignment, student)
         person = graded.student
         target.update_or_create_student(

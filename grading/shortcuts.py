@@ -17,9 +17,9 @@ Everything else is the student's and costs the question of the cell that was run
 own question, an answer cell's question, a cell the student added before an answer that answer's,
 and code that runs between cells or in another locked cell the question of the last answer. It also
 costs every question whose work the function does (``REFERENCE_WORK`` in ``grading.questions``; for the
-function the student's code called, not for the reference functions that one calls in turn), wherever
-that question is: a reference result computed in one cell and kept for a later answer, in
-this notebook or a later one (the grader carries those costs forward), is not that answer's work.
+function the student's code called, not for the reference functions that one calls in turn) and whose
+answer comes later: a reference result computed in one cell and kept for a later answer, in this
+notebook or a later one (the grader carries those costs forward), is not that answer's work.
 """
 
 from __future__ import annotations
@@ -111,6 +111,18 @@ class ShortcutLedger:
     def _last(self, last_answer: int | None) -> str | None:
         return question_of(grade_id(self.cells[last_answer])) if last_answer is not None else None
 
+    def _answered_later(self, question: str, executing: int | None, last_answer: int | None) -> bool:
+        """Whether ``question``'s answer comes after the code that ran (in a later cell, or a later notebook): an
+        answer written before it ran could not have used its result.
+        """
+        answers = [
+            index
+            for index, cell in enumerate(self.cells)
+            if is_solution(cell) and grade_id(cell) and question_of(grade_id(cell)) == question
+        ]
+        ran = executing if executing is not None else last_answer if last_answer is not None else -1
+        return not answers or max(answers) > ran
+
     def _charged(self, executing: int | None, last_answer: int | None) -> tuple[str | None, str]:
         """The question a report costs and where its code ran, in the words of the feedback."""
         cell = self.cells[executing] if executing is not None else None
@@ -155,7 +167,7 @@ class ShortcutLedger:
             )
         entry = detail.get("inner") is not True  # the reference function the student's code called, not its parts
         for claimed in reference_work().get(f"{detail.get('file')}:{detail.get('function')}", ()) if entry else ():
-            if claimed not in self.shortcuts:
+            if claimed not in self.shortcuts and self._answered_later(claimed, executing, last_answer):
                 self.shortcuts[claimed] = Shortcut(
                     claimed,
                     str(detail.get("function")),

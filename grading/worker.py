@@ -6,17 +6,28 @@ that student only, and leaves the result in the scratch folder: the scratch grad
 for this student are merged into the course's gradebook by :mod:`grading.autograde`) and the
 autograded notebooks. Nothing in it touches the course directory, so a worker can as well run on
 another machine that has this repository, the dataset and the same environment.
+
+nbgrader runs in the calling process: a grading worker (:func:`start_worker`) imports nbgrader, torch
+and the checks once and then grades one submission after another, instead of paying for those imports
+in a new ``nbgrader`` process per submission. Everything the run prints, its kernels' output included,
+is captured at the file descriptors into the submission's log.
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
 import shutil
+import sys
+import tempfile
 import time
+import traceback
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from grading import records
-from grading.course import ASSIGNMENT, nbgrader
+from grading.course import ASSIGNMENT
 from grading.preprocessors.sandboxed_execute import KERNEL_FOLDER
 from grading.samples import sample_for
 
@@ -58,6 +69,65 @@ def prepare(course: Path, student: str, gradebook: Path, scratch: Path) -> Path:
     return target
 
 
+def start_worker() -> None:
+    """A grading worker process starts: the environment nbgrader's runs need, and the heavy imports done once."""
+    # nbgrader runs the kernel by name: this environment's bin/ must come first on the PATH.
+    os.environ["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+    os.environ["LAB_SPARK_UI"] = "false"
+    # ipykernel stops capturing output written straight to fd 2 (the JVM's) when it sees this variable,
+    # which would hide from tests exactly the noise that costs students points in real grading.
+    os.environ.pop("PYTEST_CURRENT_TEST", None)
+    import nbgrader.apps.autogradeapp  # noqa: F401
+
+    import grading.preprocessors  # noqa: F401 - torch, the references and the checks
+
+
+def _autograde(course: Path, arguments: list[str]) -> tuple[int, str]:
+    """``nbgrader autograde ARGUMENTS`` in ``course``, in this process: its exit status and everything it printed."""
+    from nbgrader.apps.autogradeapp import AutogradeApp
+
+    from grading.preprocessors.sandboxed_execute import run_for
+
+    run_for.cache_clear()  # a worker's earlier submission may have used the same scratch path
+    previous = Path.cwd()
+    with tempfile.TemporaryFile(mode="w+") as log, _captured(log):
+        os.chdir(course)  # nbgrader reads the course's nbgrader_config.py from the working directory
+        app = AutogradeApp.instance()
+        try:
+            app.initialize(arguments)
+            app.start()
+            status = 0
+        except SystemExit as stop:  # nbgrader's fail() exits
+            status = stop.code if isinstance(stop.code, int) else 1
+        except Exception:  # a grader error fails this submission, not the whole class
+            traceback.print_exc()
+            status = 1
+        finally:
+            AutogradeApp.clear_instance()
+            os.chdir(previous)
+            sys.stdout.flush()
+            sys.stderr.flush()
+        log.seek(0)
+        return status, log.read()
+
+
+@contextlib.contextmanager
+def _captured(log) -> Iterator[None]:
+    """File descriptors 1 and 2 (and Python's streams and loggers on them) sent to ``log`` meanwhile."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = os.dup(1), os.dup(2)
+    try:
+        os.dup2(log.fileno(), 1)
+        os.dup2(log.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved[0], 1)
+        os.dup2(saved[1], 2)
+        os.close(saved[0])
+        os.close(saved[1])
+
+
 def grade_submission(
     course: Path, student: str, gradebook: Path, scratch: Path, seed: int, options: tuple[str, ...] = ()
 ) -> Graded:
@@ -68,23 +138,22 @@ def grade_submission(
     target = prepare(course, student, gradebook, scratch)
     sample = sample_for(seed, scratch)
     sample_file = sample.write(scratch / "sample.json")
-    result = nbgrader(
+    status, log = _autograde(
         target,
-        "autograde",
-        ASSIGNMENT,
-        "--student",
-        student,
-        "--create",
-        "--force",
-        f"--SandboxedExecute.grading_sample={sample_file}",
-        f"--SandboxedExecute.data_dir={sample.data_dir}",
-        *options,
-        check=False,
+        [
+            ASSIGNMENT,
+            "--student",
+            student,
+            "--create",
+            "--force",
+            f"--SandboxedExecute.grading_sample={sample_file}",
+            f"--SandboxedExecute.data_dir={sample.data_dir}",
+            *options,
+        ],
     )
-    log = result.stdout + result.stderr
     (scratch / "log.txt").write_text(log)
     autograded = target / "autograded" / student / ASSIGNMENT
-    ok = result.returncode == 0 and autograded.is_dir() and "error processing assignment" not in log.lower()
+    ok = status == 0 and autograded.is_dir() and "error processing assignment" not in log.lower()
     seconds = time.perf_counter() - started
     if ok:
         records.annotate(autograded, sample=sample.describe(), seconds=seconds)

@@ -223,3 +223,11 @@ def test_every_reference_function_does_a_named_questions_work_or_is_plumbing():
     public = _public_functions()
     assert claimed <= public, claimed - public
     assert public - claimed == PLUMBING_ONLY, (public - claimed) ^ PLUMBING_ONLY
+
+
+def test_reference_work_done_after_an_answer_does_not_cost_it(ledger):
+    """query_index run during Q8's test costs Q8 only: Q6's and Q7's answers came before it ran."""
+    _run(ledger, "setup", 10, 20)
+    _run(ledger, "q8_hashed_dataframe", 30, 40)
+    _report(ledger, 35, function="query_index", file="reference/spark_lsh.py")
+    assert set(ledger.costs) == {"Q8"}
