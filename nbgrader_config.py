@@ -37,10 +37,9 @@ c.Execute.interrupt_on_timeout = True
 from nbconvert.preprocessors import ClearMetadataPreprocessor
 from nbgrader.preprocessors import AssignLatePenalties, CheckCellMetadata, IgnorePattern, SaveAutoGrades
 
-from grading.preprocessors import HideGraderPaths, HideHiddenTests, SandboxedExecute
-
+# By name: only autograding imports the sandbox, torch and the checks (nbconvert imports a named preprocessor).
 c.Autograde.autograde_preprocessors = [
-    SandboxedExecute,
+    "grading.preprocessors.sandboxed_execute.SandboxedExecute",
     IgnorePattern,
     ClearMetadataPreprocessor,
     SaveAutoGrades,
@@ -62,7 +61,12 @@ c.PercentPerDayPenalty.max_days = 5
 from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
 from nbgrader.preprocessors import GetGrades
 
-c.GenerateFeedback.preprocessors = [HideHiddenTests, HideGraderPaths, GetGrades, CSSHTMLHeaderPreprocessor]
+c.GenerateFeedback.preprocessors = [
+    "grading.preprocessors.hide_hidden_tests.HideHiddenTests",
+    "grading.preprocessors.hide_grader_paths.HideGraderPaths",
+    GetGrades,
+    CSSHTMLHeaderPreprocessor,
+]
 
 # nbgrader gives a test cell 0 points when anything reaches stderr. helpers.spark keeps Spark quiet;
 # these are the lines that can still appear (printed by the JVM itself, before logging is set up).

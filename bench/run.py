@@ -446,6 +446,31 @@ def run(
     return result
 
 
+#: The sections ``--again`` can measure again on their own, keeping the rest of latest.json.
+SECTIONS_AGAIN = ("similarity", "grading")
+
+
+def again(out: Path, sections: Sequence[str], class_size: int = 24) -> dict:
+    """Measure ``sections`` again (see :data:`SECTIONS_AGAIN`) and keep the rest of ``out``/latest.json as it was.
+
+    The date of each section's measurement is kept under ``measured``, so a reader sees which figures are new.
+    """
+    result = json.loads((out / "latest.json").read_text())
+    if result.get("machine") != machine():
+        raise SystemExit(f"{out / 'latest.json'} was measured on another machine: run the whole bench (make bench)")
+    with tempfile.TemporaryDirectory(prefix="lab5-bench-") as scratch:
+        if "similarity" in sections:
+            result["similarity"] = measure_similarity(lab_spark.get_spark("lab5-bench"))
+        if "grading" in sections:
+            result.update(class_grading.measure(Path(scratch), class_size))
+    today = time.strftime("%Y-%m-%d")
+    result["measured"] = {**result.get("measured", {}), **dict.fromkeys(sections, today)}
+    save(result, out)
+    for name, verdict in result["targets"].items():
+        print(f"{name}: {verdict}")
+    return result
+
+
 def save(result: dict, out: Path) -> None:
     """Add the verdicts and an earlier run's scale study to ``result``; write latest.json and the plots."""
     result["targets"] = targets(result)
@@ -515,7 +540,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-grading", action="store_true", help="skip the grading timings (bench/grading.py)")
     parser.add_argument("--class-size", type=int, default=24, help="submissions in the graded class (default 24)")
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument(
+        "--again",
+        nargs="+",
+        choices=SECTIONS_AGAIN,
+        help="measure only these sections again, keeping the rest of latest.json (same machine only)",
+    )
     arguments = parser.parse_args(argv)
+    if arguments.again:
+        again(arguments.out, arguments.again, arguments.class_size)
+        return 0
     run(
         arguments.data,
         arguments.images,

@@ -335,6 +335,7 @@ def pasted_answers(work: Path) -> Crafted:
         },
         loses=("q3_all_embeddings", "q10_query_vector", "q11_five_nearest_neighbors"),
         says={"q3_all_embeddings": "names must be the"},
+        notebooks=(NB2, NB4),
     )
 
 

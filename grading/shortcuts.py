@@ -157,24 +157,28 @@ class ShortcutLedger:
             return
         question, where = self._charged(executing, last_answer)
         function = f"{detail.get('function')} in helpers/{detail.get('file')}"
-        if question is not None and question not in self.shortcuts:
-            self.shortcuts[question] = Shortcut(
+        if question is not None:
+            self._charge(
                 question,
-                str(detail.get("function")),
+                detail,
                 executing,
                 f"{where} ran the lab's reference code ({function}) instead of doing {question}'s work itself, "
                 f"so {question} scores 0. {ALLOWED}",
             )
         entry = detail.get("inner") is not True  # the reference function the student's code called, not its parts
         for claimed in reference_work().get(f"{detail.get('file')}:{detail.get('function')}", ()) if entry else ():
-            if claimed not in self.shortcuts and self._answered_later(claimed, executing, last_answer):
-                self.shortcuts[claimed] = Shortcut(
+            if self._answered_later(claimed, executing, last_answer):
+                self._charge(
                     claimed,
-                    str(detail.get("function")),
+                    detail,
                     executing,
                     f"{where} ran the lab's reference code ({function}), which does {claimed}'s work, so {claimed} "
                     f"scores 0 wherever its answer is. {ALLOWED}",
                 )
+
+    def _charge(self, question: str, detail: dict, executing: int | None, message: str) -> None:
+        """The first shortcut found for ``question`` is the one its feedback names."""
+        self.shortcuts.setdefault(question, Shortcut(question, str(detail.get("function")), executing, message))
 
 
 def carried_forward(record: dict, cells: list[NotebookNode]) -> dict[str, Shortcut]:

@@ -79,7 +79,7 @@ def start_worker() -> None:
     os.environ.pop("PYTEST_CURRENT_TEST", None)
     import nbgrader.apps.autogradeapp  # noqa: F401
 
-    import grading.preprocessors  # noqa: F401 - torch, the references and the checks
+    import grading.preprocessors.sandboxed_execute  # noqa: F401 - torch, the references and the checks
 
 
 def _autograde(course: Path, arguments: list[str]) -> tuple[int, str]:

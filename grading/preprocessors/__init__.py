@@ -1,7 +1,9 @@
-"""nbgrader preprocessors of this course, one per file; ``nbgrader_config.py`` enables them."""
+"""nbgrader preprocessors of this course, one per file; ``nbgrader_config.py`` enables them by name.
 
-from grading.preprocessors.hide_grader_paths import HideGraderPaths
-from grading.preprocessors.hide_hidden_tests import HideHiddenTests
-from grading.preprocessors.sandboxed_execute import SandboxedExecute
+- ``hide_grader_paths.HideGraderPaths``: feedback shows no path of the grading machine;
+- ``hide_hidden_tests.HideHiddenTests``: feedback shows each test's message, never its code;
+- ``sandboxed_execute.SandboxedExecute``: runs the notebook in the sandbox and computes the verdicts.
 
-__all__ = ["HideGraderPaths", "HideHiddenTests", "SandboxedExecute"]
+Nothing is imported here: nbgrader's other commands (generate_assignment, feedback, db) then start
+without importing torch and the checks, which only autograding needs.
+"""
