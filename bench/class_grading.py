@@ -1,5 +1,6 @@
 """The grading section of ``make bench``: a class graded with 1 and 2 jobs, where the time goes, the sandbox's cost,
-and the memory one job holds at its peak.
+the memory one job holds at its peak, and what a sample of unseen images per submission costs against one
+sample for the whole run (``--sample-pool 1``).
 
 A synthetic class (the golden submissions plus copies with varied, plausible answers, right and
 wrong) is graded twice in one run, sequentially and two at a time, on the same machine; the
@@ -164,6 +165,10 @@ def measure(work: Path, size: int = 24) -> dict:
     solo = {"solution": GOLDEN["solution"]}
     with PeakMemory() as peak:
         sandboxed = round_trip(work / "sandboxed", solo, jobs=1)[1].graded[0].seconds
+    # What unseen samples cost: three solutions graded on a sample each, then all three on one.
+    trio = {f"solution{number}": GOLDEN["solution"] for number in range(3)}
+    own_samples = round_trip(work / "own-samples", trio, jobs=1)[1].seconds / len(trio)
+    one_sample = round_trip(work / "one-sample", trio, jobs=1, sample_pool=1)[1].seconds / len(trio)
     bare = round_trip(work / "bare", solo, jobs=1, options=("--SandboxedExecute.sandboxed=False",))[1].graded[0].seconds
     sequential, parallel = runs[1].seconds, runs[2].seconds
     return {
@@ -177,6 +182,8 @@ def measure(work: Path, size: int = 24) -> dict:
             "seconds_per_submission": sequential / size,
             "peak_memory_mb_per_job": peak.rss_mb,
             "peak_proportional_memory_mb_per_job": peak.pss_mb,
+            "seconds_per_submission_own_sample": own_samples,
+            "seconds_per_submission_one_sample": one_sample,
             "breakdown_seconds_per_submission": breakdown(runs[1]),
             "scores_identical": identical,
             "scores_as_expected": not mismatches(scores[1], submissions),

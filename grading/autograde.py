@@ -115,6 +115,7 @@ def grade_class(
     seeds = assign_seeds(course, students, sample_pool)
     scratch = Path(tempfile.mkdtemp(prefix="lab5-grading-"))
     template = snapshot(course / "gradebook.db", scratch / "gradebook.db")
+    samples = scratch / "samples"
 
     bar = tqdm(total=len(students), unit="submission", disable=not progress, desc="autograding")
     # Worker processes, each with nbgrader, torch and the checks imported once, grade one submission at a time.
@@ -122,9 +123,9 @@ def grade_class(
     try:
         with workers as pool:
             futures = {
-                pool.submit(grade_submission, course, student, template, scratch / student, seeds[student], options): (
-                    student
-                )
+                pool.submit(
+                    grade_submission, course, student, template, scratch / student, seeds[student], samples, options
+                ): student
                 for student in students
             }
             for future in as_completed(futures):

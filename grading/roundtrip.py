@@ -22,9 +22,15 @@ QUICK_CPU_LIMIT = ("--SandboxedExecute.cpu_timeout=20",)
 
 
 def round_trip(
-    course: Path, submissions: dict[str, Crafted] | None = None, jobs: int | None = None, options: tuple[str, ...] = ()
+    course: Path,
+    submissions: dict[str, Crafted] | None = None,
+    jobs: int | None = None,
+    options: tuple[str, ...] = (),
+    sample_pool: int | None = None,
 ) -> tuple[pd.DataFrame, ClassRun]:
-    """Release, submit ``submissions`` (default: the golden ones), autograde, write feedback and grades.csv."""
+    """Release, submit ``submissions`` (default: the golden ones), autograde (``sample_pool``: as
+    ``make autograde --sample-pool``), write feedback and grades.csv.
+    """
     submissions = submissions or GOLDEN
     if course.exists():
         shutil.rmtree(course)
@@ -32,7 +38,7 @@ def round_trip(
     release = generate_release(course)
     for student, crafted in submissions.items():
         submit(course, student, make_submission(release, crafted))
-    run = grade_class(course, list(submissions), jobs, options=options, progress=False)
+    run = grade_class(course, list(submissions), jobs, options=options, progress=False, sample_pool=sample_pool)
     nbgrader(course, "generate_feedback", ASSIGNMENT, "--force")
     nbgrader(course, "export", "--to", str(course / "grades.csv"))
     return read_scores(course), run

@@ -94,11 +94,13 @@ def assign_seeds(course: Path, students: list[str], pool: int | None = None) -> 
 
 
 def sample_for(seed: int, scratch: Path) -> GradingSample:
-    """The images of the seed's run: generated into ``scratch`` for the embedded dataset, else from the dataset."""
+    """The images of the seed's run: generated into ``scratch`` for the embedded dataset (once, for every
+    submission of the run on that seed), else from the dataset.
+    """
     subset = subset_setting()
     if data_dir_setting() is None:
         per_photo = VARIANTS_PER_PHOTO if subset is None else math.ceil(subset / len(SOURCE_PHOTOS)) + 1
-        root = generate_unseen_variants(scratch / f"unseen-{seed}", seed, per_photo)
+        root = generate_unseen_variants(scratch / f"unseen-{seed}-{per_photo}", seed, per_photo)
         labels = lab_dataset(root).usable_labels()
         return GradingSample(seed, root, stratified_sample(labels, subset, seed)[IMAGE_COLUMN].tolist(), True)
     dataset = lab_dataset()

@@ -129,14 +129,21 @@ def _captured(log) -> Iterator[None]:
 
 
 def grade_submission(
-    course: Path, student: str, gradebook: Path, scratch: Path, seed: int, options: tuple[str, ...] = ()
+    course: Path,
+    student: str,
+    gradebook: Path,
+    scratch: Path,
+    seed: int,
+    samples: Path,
+    options: tuple[str, ...] = (),
 ) -> Graded:
-    """Autograde one student's submission in ``scratch`` on the images of ``seed`` (``options``: more nbgrader
-    command-line settings).
+    """Autograde one student's submission in ``scratch`` on the images of ``seed``, made in ``samples``
+    (shared by the run's submissions: those on one seed share its images and reference artefacts);
+    ``options``: more nbgrader command-line settings.
     """
     started = time.perf_counter()
     target = prepare(course, student, gradebook, scratch)
-    sample = sample_for(seed, scratch)
+    sample = sample_for(seed, samples)
     sample_file = sample.write(scratch / "sample.json")
     status, log = _autograde(
         target,

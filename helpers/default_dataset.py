@@ -132,7 +132,11 @@ def ensure_default_dataset(dest: Path | None = None) -> Path:
     others wait for it, and an up-to-date copy is never replaced, because a sandboxed kernel may have
     it mounted (a folder swapped in under a mount would look empty from inside).
     """
-    dest = Path(dest) if dest is not None else default_dataset_dir()
+    return _ensure(Path(dest) if dest is not None else default_dataset_dir())
+
+
+def _ensure(dest: Path, streams: tuple[int, ...] = (SEED,), per_photo: int = VARIANTS_PER_PHOTO) -> Path:
+    """:func:`_generate` into ``dest`` unless it is up to date, one process at a time; return ``dest``."""
     if _up_to_date(dest):
         return dest
     dest.parent.mkdir(parents=True, exist_ok=True)
@@ -142,7 +146,7 @@ def ensure_default_dataset(dest: Path | None = None) -> Path:
         # Build in a sibling folder and swap it in, so an interrupted run never leaves a half dataset behind.
         staging = Path(tempfile.mkdtemp(prefix=f".{dest.name}-", dir=dest.parent))
         try:
-            _generate(staging / "dataset")
+            _generate(staging / "dataset", streams, per_photo)
             if dest.exists():
                 dest.rename(staging / "outdated")  # removed with the staging folder
             (staging / "dataset").rename(dest)
@@ -169,9 +173,9 @@ def _exclusive(lock_file: Path) -> Iterator[None]:
 def generate_unseen_variants(dest: Path, seed: int, per_photo: int) -> Path:
     """Fresh near-duplicates of the same photos, drawn with ``seed``, none of them an image of the default
     dataset and no name one of its names: what the autograder grades on when the lab uses this dataset.
+    Idempotent and safe from many processes at once, like :func:`ensure_default_dataset`.
     """
-    _generate(dest, (UNSEEN_STREAM, seed), per_photo)
-    return dest
+    return _ensure(dest, (UNSEEN_STREAM, seed), per_photo)
 
 
 def _up_to_date(dest: Path) -> bool:

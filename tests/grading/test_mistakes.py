@@ -9,18 +9,32 @@ from __future__ import annotations
 import nbformat
 import pytest
 
-from grading import course, mistakes, roundtrip
+from grading import course, mistakes, records, roundtrip
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
-    """All mistakes, packed into a few submissions, graded two at a time."""
+    """All mistakes, packed into a few submissions, graded two at a time, all on one unseen sample
+    (``make autograde --sample-pool 1``): the mistakes do not depend on the images.
+    """
     submissions = mistakes.submissions()
     course_dir = tmp_path_factory.mktemp("mistakes") / "course"
-    scores, run = roundtrip.round_trip(course_dir, submissions, jobs=2, options=roundtrip.QUICK_CPU_LIMIT)
+    scores, run = roundtrip.round_trip(
+        course_dir, submissions, jobs=2, options=roundtrip.QUICK_CPU_LIMIT, sample_pool=1
+    )
     return course_dir, submissions, scores, run
+
+
+def test_a_pool_of_one_grades_everyone_on_the_same_unseen_sample(graded):
+    """--sample-pool 1: one seed for the whole run, and images the students never had."""
+    course_dir, submissions, _, run = graded
+    samples = [
+        records.read(course_dir / "autograded" / student / course.ASSIGNMENT)["sample"] for student in submissions
+    ]
+    assert len({sample["seed"] for sample in samples}) == 1, samples
+    assert all(result.unseen for result in run.graded)
 
 
 def test_each_mistake_costs_exactly_its_own_question(graded):
