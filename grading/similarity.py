@@ -381,7 +381,9 @@ def similar_pairs(
     sets = {student: found for student, found in sorted(sets.items()) if found}
     rows = []
     if len(sets) >= 2:
-        vocabulary = {shingle: str(index) for index, shingle in enumerate(set().union(*sets.values()))}
+        # Numbered in sorted order: a set's order changes with each process's string hashing, and with it MinHash's
+        # candidates; sorted, every run of the same class proposes the same pairs.
+        vocabulary = {shingle: str(index) for index, shingle in enumerate(sorted(set().union(*sets.values())))}
         # Arrow hands the table straight to the JVM (no Python worker, whose shutdown can print to stderr), and
         # CountVectorizer turns each student's shingle ids into a sparse binary vector there.
         table = pd.DataFrame(
