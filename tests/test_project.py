@@ -76,6 +76,13 @@ def test_conda_has_java_17_and_python_311(environment, pyproject):
     assert "3.11" in pyproject["project"]["requires-python"]
 
 
+def test_the_course_admits_the_pythons_the_handout_does(pyproject):
+    """Instructors and students use the same Pythons: pyproject's requires-python is the hand-out's."""
+    from grading.handout import PYTHONS
+
+    assert pyproject["project"]["requires-python"] == PYTHONS
+
+
 def test_the_readme_counts_the_catalogued_mistakes_right():
     """The README's number of plausible mistakes is the number grading/mistakes.py grades."""
     from grading.mistakes import MISTAKES
