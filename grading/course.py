@@ -17,6 +17,8 @@ from nbgrader.utils import is_grade, is_locked, is_solution
 from helpers.config import PROJECT_ROOT
 
 ASSIGNMENT = "lab5"
+#: The kernel's folder inside a submission's autograded folder (its ``lab5_work/`` is made there).
+KERNEL_FOLDER = "lab5_kernel"
 
 
 def source_dir(course: Path = PROJECT_ROOT) -> Path:

@@ -27,8 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from grading import records
-from grading.course import ASSIGNMENT
-from grading.preprocessors.sandboxed_execute import KERNEL_FOLDER
+from grading.course import ASSIGNMENT, KERNEL_FOLDER
 from grading.samples import sample_for
 
 #: What a submission or autograded folder may hold that grading never needs (the kernels' own folders included).

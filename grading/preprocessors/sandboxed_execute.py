@@ -37,7 +37,7 @@ from nbgrader.utils import is_solution
 from traitlets import Bool, Float, Int, Unicode
 
 from grading import records, sandbox
-from grading.course import grade_id, is_setup_cell, is_test_cell, question_of
+from grading.course import KERNEL_FOLDER, grade_id, is_setup_cell, is_test_cell, question_of
 from grading.hidden import settings_of
 from grading.listener import SensorListener
 from grading.notebook_sandbox import NotebookSandbox
@@ -51,8 +51,6 @@ from helpers import lab as lab_plumbing
 from helpers.config import DEFAULT_SUBSET
 from helpers.questions.evidence import MAX_EVIDENCE_BYTES, EvidenceError, load
 
-#: The kernel's folder inside a submission's autograded folder (its ``lab5_work/`` is made there).
-KERNEL_FOLDER = "lab5_kernel"
 DIED = (
     "The kernel died while this cell ran (os._exit, a crash or running out of memory). "
     "This cell scores 0; the cells after it ran in a restarted kernel with the Setup cells run again."
