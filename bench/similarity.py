@@ -5,8 +5,10 @@ their own notebooks question by question (a catalogued answer, or a generated va
 idioms and lines of its own, such as a print with the student's own words), and planted copies of some of them:
 the same answers with the student's own variable names renamed, independent statements swapped, every comment
 replaced and the formatting changed. :func:`grading.similarity.similar_pairs` ranks the class; a planted pair
-counts when it ranks above every pair of independent students. Nothing in ``grading.similarity`` knows this
-generator: its thresholds are argued there from what a real class looks like.
+counts when it ranks above every pair of independent students. Copies of crafted students (the solution but for
+one catalogued mistake, which many students hand in anyway) are planted too and ranked apart: no method that
+leaves out what many students share can tell them from two students who wrote the common answers. Nothing in
+``grading.similarity`` knows this generator: its thresholds are argued there from what a real class looks like.
 """
 
 from __future__ import annotations
@@ -36,6 +38,9 @@ from helpers.config import PROJECT_ROOT, SEED
 RELEASE = PROJECT_ROOT / "release" / ASSIGNMENT
 #: Independent students in the class whose ranking is measured, and planted copies among them.
 CLASS_SIZE, CLASS_COPIES = 300, 30
+#: Planted copies of crafted students, measured apart: their answers are the solution but for one catalogued
+#: mistake, answers many students give anyway, so a copy of one shares nothing unusual with it.
+CRAFTED_COPIES = 5
 #: The scale run: this many submissions in all, of which LARGE_COPIES are planted copies.
 LARGE_SIZE, LARGE_COPIES = 10_000, 200
 #: How often an independent student hands in a catalogued answer (the solution, a mistake, a variant, an
@@ -560,30 +565,39 @@ def planted_copy(answers: dict[str, str], r: random.Random, required: set[str]) 
     return copy
 
 
-def synthetic_class(size: int, copies: int, seed: int = SEED) -> tuple[dict[str, dict[str, str]], set[tuple[str, str]]]:
-    """``size`` students in all: the crafted ones, independent ones and ``copies`` planted copies of these
-    (each of a different student). Returns the answers and the planted pairs (sorted names).
+def synthetic_class(
+    size: int, copies: int, seed: int = SEED, crafted_copies: int = CRAFTED_COPIES
+) -> tuple[dict[str, dict[str, str]], set[tuple[str, str]], set[tuple[str, str]]]:
+    """``size`` students in all: the crafted ones, independent ones and planted copies: ``copies`` of
+    independent students (each of a different one), then ``crafted_copies`` of crafted ones. Returns the
+    answers and both sets of planted pairs (sorted names).
     """
     r = random.Random(seed)
     pool, scaffold = catalogue(), _scaffold()
     students = crafted_students()
-    for number in range(size - copies - len(students)):
+    crafted = sorted(students)
+    for number in range(size - copies - crafted_copies - len(students)):
         students[f"student{number:05d}"] = independent_student(r, pool, scaffold)
     required = _required(scaffold)
-    planted = set()
-    for number, source in enumerate(r.sample(sorted(students), copies)):
+    independent = sorted(set(students) - set(crafted))
+    planted: tuple[set[tuple[str, str]], set[tuple[str, str]]] = (set(), set())
+    sources = [(0, name) for name in r.sample(independent, copies)]
+    sources += [(1, name) for name in r.sample(crafted, crafted_copies)]
+    for number, (kind, source) in enumerate(sources):
         name = f"copy{number:05d}"
         students[name] = planted_copy(students[source], r, required)
-        planted.add(tuple(sorted((source, name))))
-    return students, planted
+        planted[kind].add(tuple(sorted((source, name))))
+    return students, *planted
 
 
-def ranking(pairs: pd.DataFrame, planted: set[tuple[str, str]]) -> dict:
-    """How the planted pairs rank: found, and above every pair of two independent students."""
-    is_planted = [(a, b) in planted for a, b in zip(pairs.student_a, pairs.student_b)]
-    independent = pairs.similarity[[not p for p in is_planted]]
+def ranking(pairs: pd.DataFrame, planted: set[tuple[str, str]], other_copies: frozenset = frozenset()) -> dict:
+    """How the planted pairs rank: found, and above every pair of two independent students (``other_copies``,
+    planted pairs measured apart, are neither).
+    """
+    kinds = [(a, b) in planted or (a, b) in other_copies for a, b in zip(pairs.student_a, pairs.student_b)]
+    independent = pairs.similarity[[not copied for copied in kinds]]
     ceiling = float(independent.max()) if len(independent) else 0.0
-    found = {(a, b): s for a, b, s, p in zip(pairs.student_a, pairs.student_b, pairs.similarity, is_planted) if p}
+    found = {(a, b): s for a, b, s in zip(pairs.student_a, pairs.student_b, pairs.similarity) if (a, b) in planted}
     planted_similarities = [found.get(pair, 0.0) for pair in planted]
     return {
         "planted_found": sum(pair in found for pair in planted) / len(planted),
@@ -603,26 +617,28 @@ def measure_similarity(
 ) -> dict:
     """Planted copies among ``class_size`` independent students, and the time to compare ``large_size`` submissions."""
     baseline = baseline_code(PROJECT_ROOT)
-    students, planted = synthetic_class(class_size + copies, copies)
+    students, planted, of_crafted = synthetic_class(class_size + copies + CRAFTED_COPIES, copies)
     started = time.perf_counter()
     pairs = similar_pairs(spark, students, baseline)
     seconds = time.perf_counter() - started
     result = {
         "master": spark.sparkContext.master,
         "students": len(students),
-        "independent_students": len(students) - len(planted),
+        "independent_students": len(students) - len(planted) - len(of_crafted),
         "planted_pairs": len(planted),
         "seconds": seconds,
         "pairs_found": len(pairs),
-        **ranking(pairs, planted),
+        **ranking(pairs, planted, frozenset(of_crafted)),
+        # Copies of a crafted student (the solution with one catalogued mistake): nothing of their own to show.
+        "copies_of_crafted": ranking(pairs, of_crafted, frozenset(planted)),
     }
-    large, large_planted = synthetic_class(large_size, large_copies, seed=SEED + 1)
+    large, large_planted, large_of_crafted = synthetic_class(large_size, large_copies, seed=SEED + 1)
     started = time.perf_counter()
     large_pairs = similar_pairs(spark, large, baseline)
     result["large_submissions"] = len(large)
     result["seconds_large"] = time.perf_counter() - started
     result["pairs_found_large"] = len(large_pairs)
-    result["at_large"] = ranking(large_pairs, large_planted)
+    result["at_large"] = ranking(large_pairs, large_planted, frozenset(large_of_crafted))
     return result
 
 

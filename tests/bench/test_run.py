@@ -55,6 +55,7 @@ def test_tiny_bench_writes_all_keys_and_plots(spark, default_dataset, tmp_path):
     similarity = saved["similarity"]
     assert similarity["planted_pairs"] == 4 and similarity["large_submissions"] == 120
     assert 0 <= similarity["planted_ranked_above_every_independent_pair"] <= 1 and similarity["seconds_large"] > 0
+    assert 0 <= similarity["copies_of_crafted"]["planted_ranked_above_every_independent_pair"] <= 1
     assert len(saved["lsh"]["sweep"]) == 4 and all(
         v == "met" or v.startswith("MISSED: ") for v in result["targets"].values()
     )
