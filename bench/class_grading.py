@@ -130,6 +130,8 @@ class PeakMemory:
         self._thread = threading.Thread(target=self._sample, daemon=True)
 
     def __enter__(self) -> PeakMemory:
+        # Only what the block starts: a process already running (the bench's own Spark JVM) is no grading job's.
+        self._before = {process.pid for process in psutil.Process().children(recursive=True)}
         self._thread.start()
         return self
 
@@ -142,6 +144,8 @@ class PeakMemory:
         while not self._stop.wait(0.2):
             rss = pss = 0
             for process in me.children(recursive=True):
+                if process.pid in self._before:
+                    continue
                 try:
                     memory = process.memory_full_info()
                 except psutil.Error:  # ended between listing and reading

@@ -23,7 +23,6 @@ from nbformat import NotebookNode
 from nbgrader.utils import is_locked
 
 from grading import sandbox
-from grading.course import is_setup_cell
 from grading.questions import notebook_artefacts
 from grading.references import References
 from helpers.config import GRADER_DIR, PROJECT_ROOT, cache_dir, java_home_setting, subset_setting
@@ -38,7 +37,9 @@ WORKDIR = Path("/home/student/lab5")
 #: The grading files a hidden test cell imports.
 KERNEL_SIDE = ("__init__.py", "hidden.py")
 #: Imported before the sensor arms, so that libraries loading themselves (ctypes finding its C library, for
-#: one) are not refused: every kernel's, then torch's and Spark's when the notebook's Setup cell uses them.
+#: one) are not refused: every kernel's (pandas and PIL: the lab's Setup imports them in every notebook), then
+#: torch's, Spark's and matplotlib's when the notebook's code names them (a student's own ``import torch`` in
+#: notebook 3 included). A library no cell names costs no kernel its import (matplotlib's is 0.7 s).
 PREIMPORT = (
     "ctypes",
     "ipykernel.kernelapp",
@@ -47,11 +48,11 @@ PREIMPORT = (
     "numpy",
     "pandas",
     "PIL.Image",
-    "matplotlib.pyplot",
 )
 PREIMPORT_FOR = {
     "torch": ("torch", "torchvision.models", "torchvision.transforms"),
     "spark": ("pyspark.sql", "pyspark.ml.feature"),
+    "matplotlib": ("matplotlib.pyplot",),
 }
 
 
@@ -98,11 +99,11 @@ class NotebookSandbox:
             for name in ("kernel", "exports"):
                 os.chown(self.runtime / name, self.uid, self.uid)
             _chown_tree(lab.notebook_dir, self.uid)
-        setup = "\n".join(cell.source for cell in cells if cell.cell_type == "code" and is_setup_cell(cell))
+        code = "\n".join(cell.source for cell in cells if cell.cell_type == "code")
         settings = {
             "preimport": [
                 *PREIMPORT,
-                *(name for word, names in PREIMPORT_FOR.items() if word in setup for name in names),
+                *(name for word, names in PREIMPORT_FOR.items() if word in code for name in names),
             ],
             "sensor_socket": str(self.sensor_socket),
             "exports": str(self.exports),
