@@ -19,9 +19,9 @@ from helpers.questions.q02_class_c import probe_images
 from helpers.reference.embedding import Embedder
 from helpers.reference.neighbors import exact_neighbors
 from helpers.reference.resize import resized_dir
-from helpers.reference.spark_lsh import lsh_projections
+from helpers.reference.spark_lsh import lsh_hashes, lsh_projections
 from helpers.reference.vectors import embeddings
-from helpers.spark import NUM_HASH_TABLES
+from helpers.spark import BUCKET_LENGTH, NUM_HASH_TABLES
 from helpers.vectors import unit_vectors
 
 THUMBNAIL = 16
@@ -66,6 +66,16 @@ class References:
         """Names of the k exact nearest neighbours of ``image`` (itself first)."""
         names = list(self.unit)
         return exact_neighbors(names, np.stack(list(self.unit.values())), self.unit[image], k)["image"].tolist()
+
+    def lsh_top(self, image: str, k: int) -> list[str]:
+        """Names of what the lab's index answers for ``image`` (approxNearestNeighbors, single probe, with the
+        lab's LSH settings and the run's seed): the k nearest of the images sharing a bucket with it in a table.
+        """
+        names = list(self.unit)
+        vectors = np.stack(list(self.unit.values()))
+        hashes = lsh_hashes(self.projections, BUCKET_LENGTH, vectors)
+        shared = np.flatnonzero((hashes == hashes[names.index(image)]).any(axis=1))
+        return exact_neighbors([names[i] for i in shared], vectors[shared], self.unit[image], k)["image"].tolist()
 
     @cached_property
     def projections(self) -> np.ndarray:

@@ -1,7 +1,9 @@
 """Q11's hidden check: 5 rows, the query first at distance 0, and enough of the exact 5 nearest neighbours.
 
 How many is the test cell's setting ``at_least`` (``grade(_found, at_least=4)``): LSH is approximate, so
-an honest answer may miss one.
+an honest answer may miss one, and on some samples the lab's own index finds only 3 of the 5. So the
+5 images the lab's index answers for the query (computed here from the reference vectors, the run's
+projections and the lab's bucket length, as Spark does) pass whatever ``at_least`` says.
 """
 
 from __future__ import annotations
@@ -26,7 +28,9 @@ REFERENCE_WORK = (
 
 
 def check(lab: LabSetup, found: Evidence, refs: References, *, at_least: int) -> Diagnosis | None:
-    """The query at distance 0 first, then at least ``at_least`` of its 5 exact nearest neighbours."""
+    """The query at distance 0 first, then at least ``at_least`` of its 5 exact nearest neighbours, or the lab
+    index's own 5.
+    """
     if problem := query_problem(lab, found):
         return problem
     rows = found["table"]
@@ -52,7 +56,7 @@ def check(lab: LabSetup, found: Evidence, refs: References, *, at_least: int) ->
             "distance 0: query with query_vector, the features vector of query_image",
         )
     found_exact = len(set(images) & set(refs.exact_top(found["query_image"], 5)))
-    if found_exact < at_least:
+    if found_exact < at_least and set(images) != set(refs.lsh_top(found["query_image"], 5)):
         return Diagnosis(
             "too few true neighbours",
             f"only {found_exact} of these 5 images are among the 5 nearest neighbours of query_image: use "

@@ -28,8 +28,8 @@ from helpers.data import stratified_sample
 from helpers.images import load_rgb
 from helpers.models import EMBEDDING_DIM
 from helpers.reference.embedding import Embedder
-from helpers.reference.neighbors import exact_neighbors
-from helpers.reference.spark_lsh import lsh_hashes, lsh_projections
+from helpers.reference.neighbors import exact_neighbors, nearest_neighbors
+from helpers.reference.spark_lsh import assemble, embeddings_df, fit_lsh, lsh_hashes, lsh_projections
 from helpers.reference.storage import write_embeddings
 from helpers.spark import BUCKET_LENGTH, NUM_HASH_TABLES
 from helpers.vectors import unit_vectors
@@ -573,6 +573,47 @@ def test_q11_takes_its_threshold_from_the_test_cell(run):
     assert verdict(grade, run.lab, _q11(run, names, distances), run.refs, {"at_least": 4}).passed
     strict = verdict(grade, run.lab, _q11(run, names, distances), run.refs, {"at_least": 5})
     assert strict.diagnosis.name == "too few true neighbours" and "only 4 of these 5" in strict.message
+
+
+def _index_answer(spark, names: list[str], vectors: np.ndarray, seed: int, query: np.ndarray) -> pd.DataFrame:
+    """What Spark's BucketedRandomProjectionLSH, fitted as the lab fits it, answers for ``query``."""
+    features = assemble(embeddings_df(spark, names, vectors))
+    return nearest_neighbors(fit_lsh(features, seed=seed), features, query, 5)
+
+
+def test_the_grader_answers_as_the_lab_index_does(run, spark):
+    """For every image of the run, the grader's copy of the index (NumPy) returns Spark's 5 images."""
+    names, vectors = list(run.refs.unit), np.stack(list(run.refs.unit.values()))
+    for query in names:
+        answer = _index_answer(spark, names, vectors, run.lab.seed, run.refs.unit[query])
+        assert set(answer.image) == set(run.refs.lsh_top(query, 5)), query
+
+
+def test_q11_passes_what_the_lab_index_answers_even_below_its_threshold(run, spark):
+    """Three images nearer to the query than any other but across a bucket edge in every table: the index
+    misses them, and its answer (2 of the 5 exact neighbours) still passes, as an honest answer must.
+    """
+    query, projections = _query(run), run.refs.projections
+    q = run.refs.unit[query]
+    positions = projections @ q / BUCKET_LENGTH  # in buckets
+    edge = np.where(positions % 1 < 0.5, np.floor(positions) - 0.05, np.floor(positions) + 1.05)
+    across = projections.T @ np.linalg.solve(projections @ projections.T, (edge - positions) * BUCKET_LENGTH)
+    rng = np.random.default_rng(SEED)
+    sideways = rng.normal(size=(13, EMBEDDING_DIM))
+    sideways -= sideways @ projections.T @ np.linalg.solve(projections @ projections.T, projections)  # same buckets
+    sideways /= np.linalg.norm(sideways, axis=1, keepdims=True)
+    hidden = [q + across + 0.002 * (k + 1) * sideways[k] for k in range(3)]
+    shown = [q + (2 * np.linalg.norm(across) + 0.01 * k) * sideways[3 + k] for k in range(10)]
+    names = [query, *(f"hidden{k}.jpg" for k in range(3)), *(f"shown{k}.jpg" for k in range(10))]
+    vectors = unit_vectors(np.stack([q, *hidden, *shown]))
+    refs = References(run.lab)
+    refs.__dict__.update(unit=dict(zip(names, vectors)), projections=projections)
+    answer = _index_answer(spark, names, vectors, run.lab.seed, vectors[0])
+    assert set(answer.image) == set(refs.lsh_top(query, 5)) and not set(answer.image) & set(names[1:4])
+    assert len(set(answer.image) & set(refs.exact_top(query, 5))) == 2
+    evidence = {**_q9(query), "table": _table(answer.image.tolist(), {"distCol": answer.distance.to_numpy()})}
+    for at_least in (4, 5):
+        assert verdict("q11_five_nearest_neighbors", run.lab, evidence, refs, {"at_least": at_least}).passed
 
 
 def test_the_settings_of_a_hidden_test_are_its_literal_keywords():
