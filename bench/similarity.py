@@ -21,7 +21,7 @@ import random
 import re
 import time
 import tokenize
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 
 import nbformat
 import pandas as pd
@@ -590,7 +590,7 @@ def synthetic_class(
     return students, *planted
 
 
-def ranking(pairs: pd.DataFrame, planted: set[tuple[str, str]], other_copies: frozenset = frozenset()) -> dict:
+def ranking(pairs: pd.DataFrame, planted: set[tuple[str, str]], other_copies: Collection[tuple[str, str]] = ()) -> dict:
     """How the planted pairs rank: found, and above every pair of two independent students (``other_copies``,
     planted pairs measured apart, are neither).
     """
@@ -628,9 +628,9 @@ def measure_similarity(
         "planted_pairs": len(planted),
         "seconds": seconds,
         "pairs_found": len(pairs),
-        **ranking(pairs, planted, frozenset(of_crafted)),
+        **ranking(pairs, planted, of_crafted),
         # Copies of a crafted student (the solution with one catalogued mistake): nothing of their own to show.
-        "copies_of_crafted": ranking(pairs, of_crafted, frozenset(planted)),
+        "copies_of_crafted": ranking(pairs, of_crafted, planted),
     }
     large, large_planted, large_of_crafted = synthetic_class(large_size, large_copies, seed=SEED + 1)
     started = time.perf_counter()
@@ -638,7 +638,7 @@ def measure_similarity(
     result["large_submissions"] = len(large)
     result["seconds_large"] = time.perf_counter() - started
     result["pairs_found_large"] = len(large_pairs)
-    result["at_large"] = ranking(large_pairs, large_planted, frozenset(large_of_crafted))
+    result["at_large"] = ranking(large_pairs, large_planted, large_of_crafted)
     return result
 
 

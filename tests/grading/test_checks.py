@@ -575,18 +575,21 @@ def test_q11_takes_its_threshold_from_the_test_cell(run):
     assert strict.diagnosis.name == "too few true neighbours" and "only 4 of these 5" in strict.message
 
 
-def _index_answer(spark, names: list[str], vectors: np.ndarray, seed: int, query: np.ndarray) -> pd.DataFrame:
-    """What Spark's BucketedRandomProjectionLSH, fitted as the lab fits it, answers for ``query``."""
+def _lab_index(spark, names: list[str], vectors: np.ndarray, seed: int):
+    """Spark's BucketedRandomProjectionLSH fitted as the lab fits it, and its hashed (cached) table."""
     features = assemble(embeddings_df(spark, names, vectors))
-    return nearest_neighbors(fit_lsh(features, seed=seed), features, query, 5)
+    model = fit_lsh(features, seed=seed)
+    return model, model.transform(features).cache()
 
 
 def test_the_grader_answers_as_the_lab_index_does(run, spark):
     """For every image of the run, the grader's copy of the index (NumPy) returns Spark's 5 images."""
     names, vectors = list(run.refs.unit), np.stack(list(run.refs.unit.values()))
+    model, hashed = _lab_index(spark, names, vectors, run.lab.seed)
     for query in names:
-        answer = _index_answer(spark, names, vectors, run.lab.seed, run.refs.unit[query])
+        answer = nearest_neighbors(model, hashed, run.refs.unit[query], 5)
         assert set(answer.image) == set(run.refs.lsh_top(query, 5)), query
+    hashed.unpersist()
 
 
 def test_q11_passes_what_the_lab_index_answers_even_below_its_threshold(run, spark):
@@ -608,7 +611,9 @@ def test_q11_passes_what_the_lab_index_answers_even_below_its_threshold(run, spa
     vectors = unit_vectors(np.stack([q, *hidden, *shown]))
     refs = References(run.lab)
     refs.__dict__.update(unit=dict(zip(names, vectors)), projections=projections)
-    answer = _index_answer(spark, names, vectors, run.lab.seed, vectors[0])
+    model, hashed = _lab_index(spark, names, vectors, run.lab.seed)
+    answer = nearest_neighbors(model, hashed, vectors[0], 5)
+    hashed.unpersist()
     assert set(answer.image) == set(refs.lsh_top(query, 5)) and not set(answer.image) & set(names[1:4])
     assert len(set(answer.image) & set(refs.exact_top(query, 5))) == 2
     evidence = {**_q9(query), "table": _table(answer.image.tolist(), {"distCol": answer.distance.to_numpy()})}
