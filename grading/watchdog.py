@@ -13,7 +13,7 @@ import contextlib
 import os
 import signal
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from pathlib import Path
 
 TICKS = os.sysconf("SC_CLK_TCK")
@@ -25,6 +25,18 @@ def _stat(pid: int) -> list[str] | None:
     except OSError:
         return None
     return text[text.rindex(")") + 2 :].split()  # after "pid (comm) ": state, ppid, ...
+
+
+def _identity(pid: int) -> tuple[int, str] | None:
+    """``pid`` with its start time (a reused pid is another process), or None once it is dead or a zombie."""
+    fields = _stat(pid)
+    return (pid, fields[19]) if fields and fields[0] not in "ZX" else None
+
+
+def _send(pid: int | None, number: signal.Signals) -> None:
+    if pid is not None:
+        with contextlib.suppress(OSError):
+            os.kill(pid, number)
 
 
 def process_tree(root: int) -> list[int]:
@@ -87,7 +99,9 @@ class CellWatchdog:
         self._thread = threading.Thread(target=self._watch, name="cell-watchdog", daemon=True)
 
     def __enter__(self) -> CellWatchdog:
-        self._start = cpu_seconds(process_tree(self.root))
+        tree = process_tree(self.root)
+        self._start = cpu_seconds(tree)
+        self._before = {identity for pid in tree if (identity := _identity(pid))}
         self._thread.start()
         return self
 
@@ -96,10 +110,25 @@ class CellWatchdog:
         self._thread.join()
         self.used = max(self.used, cpu_seconds(process_tree(self.root)) - self._start)
 
-    def _kill(self) -> None:
-        for pid in reversed(process_tree(self.root)):
-            with contextlib.suppress(OSError):
-                os.kill(pid, signal.SIGKILL)
+    def _kill(self, spare: Collection[tuple[int, str]] = (), rounds: int = 100) -> None:
+        """SIGKILL the tree, children first, except the processes in ``spare``; again while a fork bomb forks."""
+        for _ in range(rounds):
+            doomed = [p for p in reversed(process_tree(self.root)) if (i := _identity(p)) and i not in spare]
+            if not doomed:
+                return
+            for pid in doomed:
+                _send(pid, signal.SIGKILL)
+
+    def _interrupt(self) -> None:
+        """KeyboardInterrupt in the cell, the kernel living on; what the cell started dies at once (a fork
+        bomb would otherwise spin on every core through the grace period), what ran before it lives on
+        (Spark's JVM). The kernel is held still meanwhile, so that it forks nothing new.
+        """
+        kernel = self.kernel()
+        _send(kernel, signal.SIGSTOP)
+        self._kill(spare=self._before)
+        _send(kernel, signal.SIGINT)
+        _send(kernel, signal.SIGCONT)
 
     def _watch(self) -> None:
         interrupted_at = None
@@ -108,9 +137,7 @@ class CellWatchdog:
             self.used = cpu_seconds(process_tree(self.root)) - self._start
             if self.used > self.cpu_limit and interrupted_at is None:
                 self.reason, interrupted_at = "cpu", self.used
-                if (pid := self.kernel()) is not None:
-                    with contextlib.suppress(OSError):
-                        os.kill(pid, signal.SIGINT)  # KeyboardInterrupt in the cell: the kernel lives on
+                self._interrupt()
             elif interrupted_at is not None and self.used > interrupted_at + self.grace:
                 self._kill()  # the cell ignored the interrupt: the kernel is restarted, the rest graded
                 return

@@ -1,0 +1,58 @@
+"""The cell watchdog on real processes: a cell over its CPU time loses what it started, not what ran before it."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+
+from grading.watchdog import CellWatchdog, _identity, process_tree
+
+#: A stand-in kernel: one child started before the cell (Spark's JVM, say); on "go" the cell forks 8 spinning
+#: processes, each with a spinning child of its own, and spins; SIGINT (KeyboardInterrupt) ends the cell.
+KERNEL = textwrap.dedent(
+    """
+    import os, signal, subprocess, sys
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # the kernel reaps its dead children at once
+    before = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(10**6)"])
+    print(before.pid, flush=True)
+    sys.stdin.readline()
+    try:
+        for _ in range(8):
+            if os.fork() == 0:
+                os.fork()
+                while True:
+                    pass
+        while True:
+            pass
+    except KeyboardInterrupt:
+        print("interrupted", flush=True)
+    sys.stdin.readline()
+    """
+)
+
+
+def test_a_cell_over_its_cpu_time_loses_the_processes_it_started_at_once(tmp_path):
+    """Every process the cell started is killed when the limit is reached, with no grace period; the kernel
+    gets KeyboardInterrupt and lives on, and so does the process it started before the cell.
+    """
+    kernel = subprocess.Popen([sys.executable, "-c", KERNEL], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    before = int(kernel.stdout.readline())
+    try:
+        # A grace period that never ends: only the immediate kill can stop the cell's processes.
+        with CellWatchdog(
+            kernel.pid, lambda: kernel.pid, cpu_limit=1.0, folder=tmp_path, disk_bytes=1 << 30, grace=1e9, poll=0.05
+        ) as watch:
+            kernel.stdin.write("go\n")
+            kernel.stdin.flush()
+            assert kernel.stdout.readline() == "interrupted\n"  # blocks until the watchdog acts
+            assert watch.reason == "cpu"
+            alive = [pid for pid in process_tree(kernel.pid) if _identity(pid)]
+        assert sorted(alive) == sorted([kernel.pid, before]), alive
+        assert kernel.poll() is None
+    finally:
+        for pid in process_tree(kernel.pid)[::-1]:
+            os.kill(pid, signal.SIGKILL)
+        kernel.wait()
