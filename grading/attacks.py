@@ -396,14 +396,15 @@ def _rename_first(notebooks: dict) -> None:
 
 
 #: Code that misbehaves without attacking: each costs only its own question, and the notebooks after
-#: it are graded as usual. Notebooks 1 and 2 are enough to show it.
+#: it are graded as usual. Each is handed in with the notebooks that show it: its own, and notebook 2
+#: after a notebook 1 that crashed or lost tests.
 MISBEHAVING = {
     "infinite_loop": Crafted(
-        answers={"q1_answer": "while True:\n    pass\n"}, notebooks=(NB1, NB2), loses=("q1_resize_224_jpeg",)
+        answers={"q1_answer": "while True:\n    pass\n"}, notebooks=(NB1,), loses=("q1_resize_224_jpeg",)
     ),
     "kernel_dies": Crafted(
         answers={"q3_answer": "import os\nos._exit(1)\n"},
-        notebooks=(NB1, NB2),
+        notebooks=(NB2,),
         loses=("q3_all_embeddings", "q4_embeddings_csv"),
     ),  # Q4 stores Q3's lost vectors
     "crash_and_oom": Crafted(
