@@ -187,10 +187,12 @@ class NotebookSandbox:
         return self.box.command([sys.executable, str(GRADER_DIR / "sensor.py"), "--kernel", *argv[position + 1 :]])
 
     def kernel_pid(self, root: int) -> int | None:
-        """The kernel's own process (below the sandbox's wrappers), to interrupt it."""
+        """The kernel's own process (below the sandbox's wrappers), to interrupt it: the first of the tree's
+        processes with its command line, since what the kernel forks has the same one.
+        """
         from grading.watchdog import process_tree
 
-        for pid in reversed(process_tree(root)):
+        for pid in process_tree(root):
             with contextlib.suppress(OSError):
                 words = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
                 if Path(words[0].decode()).name not in ("prlimit", "bwrap", "setpriv", "env") and b"-f" in words:

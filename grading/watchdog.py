@@ -53,12 +53,12 @@ def process_tree(root: int) -> list[int]:
     return tree
 
 
-def cpu_seconds(pids: list[int]) -> float:
-    """CPU time (user + system, including reaped children) of the given processes."""
+def cpu_seconds(pids: list[int], reaped: bool = True) -> float:
+    """CPU time (user + system, and ``reaped``: of their reaped children too) of the given processes."""
     total = 0
     for pid in pids:
         if fields := _stat(pid):
-            total += sum(int(value) for value in fields[11:15])  # utime, stime, cutime, cstime
+            total += sum(int(value) for value in fields[11 : 15 if reaped else 13])  # utime, stime, cutime, cstime
     return total / TICKS
 
 
@@ -110,36 +110,60 @@ class CellWatchdog:
         self._thread.join()
         self.used = max(self.used, cpu_seconds(process_tree(self.root)) - self._start)
 
-    def _kill(self, spare: Collection[tuple[int, str]] = (), rounds: int = 100) -> None:
-        """SIGKILL the tree, children first, except the processes in ``spare``; again while a fork bomb forks."""
+    def _kill(self, spare: Collection[tuple[int, str]] = (), rounds: int = 50) -> set[tuple[int, str]]:
+        """SIGKILL the tree but the processes in ``spare``; returns those killed. They are stopped first (for a
+        few rounds, while any still runs): killing a fork bomb's processes as they run frees the places its
+        others fork into.
+        """
         for _ in range(rounds):
-            doomed = [p for p in reversed(process_tree(self.root)) if (i := _identity(p)) and i not in spare]
-            if not doomed:
-                return
-            for pid in doomed:
-                _send(pid, signal.SIGKILL)
+            running = [pid for pid in self._started(spare) if (_stat(pid) or ["T"])[0] != "T"]
+            if not running:
+                break
+            for pid in running:
+                _send(pid, signal.SIGSTOP)
+        killed = set()
+        for pid in reversed(self._started(spare)):
+            _send(pid, signal.SIGKILL)
+            killed.add(_identity(pid))
+        return killed
 
-    def _interrupt(self) -> None:
+    def _started(self, before: Collection[tuple[int, str]]) -> list[int]:
+        """The tree's living processes that are not in ``before``."""
+        return [pid for pid in process_tree(self.root) if (i := _identity(pid)) and i not in before]
+
+    def _cpu_of_those_before(self) -> float:
+        """CPU time of the processes that ran before the cell (the kernel, Spark's JVM) themselves."""
+        return cpu_seconds([pid for pid in process_tree(self.root) if _identity(pid) in self._before], reaped=False)
+
+    def _interrupt(self) -> set[tuple[int, str]]:
         """KeyboardInterrupt in the cell, the kernel living on; what the cell started dies at once (a fork
         bomb would otherwise spin on every core through the grace period), what ran before it lives on
-        (Spark's JVM). The kernel is held still meanwhile, so that it forks nothing new.
+        (Spark's JVM). The kernel is held still meanwhile, so that it forks nothing new. Returns those killed.
         """
         kernel = self.kernel()
         _send(kernel, signal.SIGSTOP)
-        self._kill(spare=self._before)
+        killed = self._kill(spare=self._before)
         _send(kernel, signal.SIGINT)
         _send(kernel, signal.SIGCONT)
+        return killed
 
     def _watch(self) -> None:
-        interrupted_at = None
+        interrupted_at, known = None, self._before
         rounds = 0
         while not self._stop.wait(self.poll):
             self.used = cpu_seconds(process_tree(self.root)) - self._start
             if self.used > self.cpu_limit and interrupted_at is None:
-                self.reason, interrupted_at = "cpu", self.used
-                self._interrupt()
-            elif interrupted_at is not None and self.used > interrupted_at + self.grace:
-                self._kill()  # the cell ignored the interrupt: the kernel is restarted, the rest graded
+                self.reason = "cpu"
+                known = self._before | self._interrupt()  # the killed may take a while to exit
+                # The grace period counts the kernel's own CPU time: not what the killed processes took to exit.
+                interrupted_at = self._cpu_of_those_before()
+            elif interrupted_at is not None and (
+                self._cpu_of_those_before() > interrupted_at + self.grace or self._started(known)
+            ):
+                # The cell ignored the interrupt: it computes on, or starts processes still (a fork bomb spends
+                # its time in Python's at-fork handlers, where a KeyboardInterrupt is only printed). The
+                # kernel is restarted, the rest graded.
+                self._kill()
                 return
             rounds += 1
             if rounds % 4 == 0:

@@ -56,3 +56,27 @@ def test_a_cell_over_its_cpu_time_loses_the_processes_it_started_at_once(tmp_pat
         for pid in process_tree(kernel.pid)[::-1]:
             os.kill(pid, signal.SIGKILL)
         kernel.wait()
+
+
+#: A cell that shrugs off the interrupt and starts another process, as a fork bomb does when the interrupt
+#: lands in Python's at-fork handlers.
+STUBBORN = textwrap.dedent(
+    """
+    import signal, subprocess, sys
+    signal.signal(signal.SIGINT, lambda *_: subprocess.Popen([sys.executable, "-c", "while True: pass"]))
+    print("ready", flush=True)
+    while True:
+        pass
+    """
+)
+
+
+def test_a_cell_that_starts_processes_after_the_interrupt_loses_its_kernel(tmp_path):
+    """No grace period for a cell still starting processes once interrupted: the whole tree is killed."""
+    kernel = subprocess.Popen([sys.executable, "-c", STUBBORN], stdout=subprocess.PIPE, text=True)
+    assert kernel.stdout.readline() == "ready\n"
+    with CellWatchdog(
+        kernel.pid, lambda: kernel.pid, cpu_limit=1.0, folder=tmp_path, disk_bytes=1 << 30, grace=1e9, poll=0.05
+    ) as watch:
+        assert kernel.wait() == -signal.SIGKILL  # blocks until the watchdog kills it
+    assert watch.reason == "cpu"
