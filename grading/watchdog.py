@@ -142,10 +142,11 @@ class CellWatchdog:
         """
         kernel = self.kernel()
         _send(kernel, signal.SIGSTOP)
-        killed = self._kill(spare=self._before)
-        _send(kernel, signal.SIGINT)
-        _send(kernel, signal.SIGCONT)
-        return killed
+        try:
+            return self._kill(spare=self._before)
+        finally:
+            _send(kernel, signal.SIGINT)
+            _send(kernel, signal.SIGCONT)
 
     def _watch(self) -> None:
         interrupted_at, known = None, self._before

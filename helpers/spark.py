@@ -19,7 +19,6 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 import pyspark
-from pyspark.ml.common import _java2py
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
@@ -54,6 +53,8 @@ def numeric_columns(dtypes: Sequence[Sequence[str]]) -> list[str]:
 
 def model_projections(model: BucketedRandomProjectionLSHModel) -> np.ndarray:
     """The random unit vectors of a fitted BucketedRandomProjectionLSH model, one row per hash table."""
+    from pyspark.ml.common import _java2py
+
     # Pickled across py4j in one call: reading the Java array element by element takes 25 s for 200 tables.
     java_matrix = model._java_obj.randMatrix()  # a (tables x dim) matrix
     matrix = _java2py(SparkSession.active().sparkContext, java_matrix)
