@@ -131,6 +131,11 @@ class CellWatchdog:
         """The tree's living processes that are not in ``before``."""
         return [pid for pid in process_tree(self.root) if (i := _identity(pid)) and i not in before]
 
+    def _kernel_forks(self, known: Collection[tuple[int, str]]) -> bool:
+        """Whether the kernel itself has started a process not in ``known`` (Spark's workers are the JVM's)."""
+        kernel = str(self.kernel())
+        return any((_stat(pid) or ["", ""])[1] == kernel for pid in self._started(known))
+
     def _cpu_of_those_before(self) -> float:
         """CPU time of the processes that ran before the cell (the kernel, Spark's JVM) themselves."""
         return cpu_seconds([pid for pid in process_tree(self.root) if _identity(pid) in self._before], reaped=False)
@@ -159,11 +164,11 @@ class CellWatchdog:
                 # The grace period counts the kernel's own CPU time: not what the killed processes took to exit.
                 interrupted_at = self._cpu_of_those_before()
             elif interrupted_at is not None and (
-                self._cpu_of_those_before() > interrupted_at + self.grace or self._started(known)
+                self._cpu_of_those_before() > interrupted_at + self.grace or self._kernel_forks(known)
             ):
-                # The cell ignored the interrupt: it computes on, or starts processes still (a fork bomb spends
-                # its time in Python's at-fork handlers, where a KeyboardInterrupt is only printed). The
-                # kernel is restarted, the rest graded.
+                # The cell ignored the interrupt: it computes on, or its kernel starts processes still (a fork
+                # bomb spends its time in Python's at-fork handlers, where a KeyboardInterrupt is only
+                # printed). The kernel is restarted, the rest graded.
                 self._kill()
                 return
             rounds += 1
