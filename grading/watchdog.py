@@ -39,6 +39,11 @@ def _send(pid: int | None, number: signal.Signals) -> None:
             os.kill(pid, number)
 
 
+def _started(tree: list[int], before: Collection[tuple[int, str]]) -> list[int]:
+    """The living processes of ``tree`` that are not in ``before``."""
+    return [pid for pid in tree if (identity := _identity(pid)) and identity not in before]
+
+
 def process_tree(root: int) -> list[int]:
     """``root`` and all its living descendants."""
     children: dict[int, list[int]] = {}
@@ -94,6 +99,7 @@ class CellWatchdog:
         self.root, self.kernel, self.cpu_limit, self.folder = root, kernel, cpu_limit, folder
         self.disk_bytes, self.max_files, self.grace, self.poll = disk_bytes, max_files, grace, poll
         self.reason: str | None = None
+        self._kernel: int | None = None  # found when the cell is interrupted
         self.used = 0.0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._watch, name="cell-watchdog", daemon=True)
@@ -116,55 +122,50 @@ class CellWatchdog:
         others fork into.
         """
         for _ in range(rounds):
-            running = [pid for pid in self._started(spare) if (_stat(pid) or ["T"])[0] != "T"]
+            running = [pid for pid in _started(process_tree(self.root), spare) if (_stat(pid) or ["T"])[0] != "T"]
             if not running:
                 break
             for pid in running:
                 _send(pid, signal.SIGSTOP)
-        killed = set()
-        for pid in reversed(self._started(spare)):
+        doomed = {pid: _identity(pid) for pid in reversed(_started(process_tree(self.root), spare))}
+        for pid in doomed:
             _send(pid, signal.SIGKILL)
-            killed.add(_identity(pid))
-        return killed
+        return {identity for identity in doomed.values() if identity}
 
-    def _started(self, before: Collection[tuple[int, str]]) -> list[int]:
-        """The tree's living processes that are not in ``before``."""
-        return [pid for pid in process_tree(self.root) if (i := _identity(pid)) and i not in before]
-
-    def _kernel_forks(self, known: Collection[tuple[int, str]]) -> bool:
+    def _kernel_forks(self, tree: list[int], known: Collection[tuple[int, str]]) -> bool:
         """Whether the kernel itself has started a process not in ``known`` (Spark's workers are the JVM's)."""
-        kernel = str(self.kernel())
-        return any((_stat(pid) or ["", ""])[1] == kernel for pid in self._started(known))
+        return any((_stat(pid) or ["", ""])[1] == str(self._kernel) for pid in _started(tree, known))
 
-    def _cpu_of_those_before(self) -> float:
+    def _cpu_of_those_before(self, tree: list[int]) -> float:
         """CPU time of the processes that ran before the cell (the kernel, Spark's JVM) themselves."""
-        return cpu_seconds([pid for pid in process_tree(self.root) if _identity(pid) in self._before], reaped=False)
+        return cpu_seconds([pid for pid in tree if _identity(pid) in self._before], reaped=False)
 
     def _interrupt(self) -> set[tuple[int, str]]:
         """KeyboardInterrupt in the cell, the kernel living on; what the cell started dies at once (a fork
         bomb would otherwise spin on every core through the grace period), what ran before it lives on
         (Spark's JVM). The kernel is held still meanwhile, so that it forks nothing new. Returns those killed.
         """
-        kernel = self.kernel()
-        _send(kernel, signal.SIGSTOP)
+        self._kernel = self.kernel()
+        _send(self._kernel, signal.SIGSTOP)
         try:
             return self._kill(spare=self._before)
         finally:
-            _send(kernel, signal.SIGINT)
-            _send(kernel, signal.SIGCONT)
+            _send(self._kernel, signal.SIGINT)
+            _send(self._kernel, signal.SIGCONT)
 
     def _watch(self) -> None:
         interrupted_at, known = None, self._before
         rounds = 0
         while not self._stop.wait(self.poll):
-            self.used = cpu_seconds(process_tree(self.root)) - self._start
+            tree = process_tree(self.root)
+            self.used = cpu_seconds(tree) - self._start
             if self.used > self.cpu_limit and interrupted_at is None:
                 self.reason = "cpu"
                 known = self._before | self._interrupt()  # the killed may take a while to exit
                 # The grace period counts the kernel's own CPU time: not what the killed processes took to exit.
-                interrupted_at = self._cpu_of_those_before()
+                interrupted_at = self._cpu_of_those_before(process_tree(self.root))
             elif interrupted_at is not None and (
-                self._cpu_of_those_before() > interrupted_at + self.grace or self._kernel_forks(known)
+                self._cpu_of_those_before(tree) > interrupted_at + self.grace or self._kernel_forks(tree, known)
             ):
                 # The cell ignored the interrupt: it computes on, or its kernel starts processes still (a fork
                 # bomb spends its time in Python's at-fork handlers, where a KeyboardInterrupt is only
