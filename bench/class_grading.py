@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import multiprocessing
 import threading
 import time
 from pathlib import Path
@@ -18,6 +19,7 @@ from pathlib import Path
 import psutil
 
 from grading.autograde import ClassRun
+from grading.check_service import CheckerManager
 from grading.golden import GOLDEN, Crafted
 from grading.roundtrip import mismatches, round_trip
 
@@ -121,11 +123,12 @@ class PeakMemory:
 
     One grading job is a worker process, the kernel it runs and that kernel's JVM: their resident
     sizes summed (pages they share counted in each, so an upper bound) and their proportional sizes
-    summed (shared pages split, what the job adds to the machine).
+    summed (shared pages split, what the job adds to the machine). The run's checker, which every job
+    of a class shares, is measured on its own.
     """
 
     def __init__(self) -> None:
-        self.rss_mb = self.pss_mb = 0.0
+        self.rss_mb = self.pss_mb = self.checker_rss_mb = self.checker_pss_mb = 0.0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._sample, daemon=True)
 
@@ -142,7 +145,9 @@ class PeakMemory:
     def _sample(self) -> None:
         me = psutil.Process()
         while not self._stop.wait(0.2):
-            rss = pss = 0
+            children = multiprocessing.active_children()
+            checkers = {child.pid for child in children if child.name.startswith(CheckerManager.__name__)}
+            job, checker = [0, 0], [0, 0]
             for process in me.children(recursive=True):
                 if process.pid in self._before:
                     continue
@@ -150,8 +155,11 @@ class PeakMemory:
                     memory = process.memory_full_info()
                 except psutil.Error:  # ended between listing and reading
                     continue
-                rss, pss = rss + memory.rss, pss + memory.pss
-            self.rss_mb, self.pss_mb = max(self.rss_mb, rss / 2**20), max(self.pss_mb, pss / 2**20)
+                total = checker if process.pid in checkers else job
+                total[0], total[1] = total[0] + memory.rss, total[1] + memory.pss
+            self.rss_mb, self.pss_mb = max(self.rss_mb, job[0] / 2**20), max(self.pss_mb, job[1] / 2**20)
+            self.checker_rss_mb = max(self.checker_rss_mb, checker[0] / 2**20)
+            self.checker_pss_mb = max(self.checker_pss_mb, checker[1] / 2**20)
 
 
 def measure(work: Path, size: int = 24) -> dict:
@@ -186,6 +194,8 @@ def measure(work: Path, size: int = 24) -> dict:
             "seconds_per_submission": sequential / size,
             "peak_memory_mb_per_job": peak.rss_mb,
             "peak_proportional_memory_mb_per_job": peak.pss_mb,
+            "peak_memory_mb_checker": peak.checker_rss_mb,
+            "peak_proportional_memory_mb_checker": peak.checker_pss_mb,
             "seconds_per_submission_own_sample": own_samples,
             "seconds_per_submission_one_sample": one_sample,
             "breakdown_seconds_per_submission": breakdown(runs[1]),

@@ -1,9 +1,10 @@
 """``make autograde JOBS=N``: a whole class, N submissions at a time, into the course's one gradebook.
 
 Every submission is graded by :func:`grading.worker.grade_submission` in a scratch course of its own
-(each of its kernels runs as a sandbox user leased for it alone), and this process is the
-gradebook's only writer: it merges each finished submission's rows and copies its autograded
-notebooks back, one at a time. The scores are the same as grading one submission after another.
+(each of its kernels runs as a sandbox user leased for it alone; its checks run in the run's one
+checker process, :mod:`grading.check_service`), and this process is the gradebook's only writer: it
+merges each finished submission's rows and copies its autograded notebooks back, one at a time. The
+scores are the same as grading one submission after another.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import shutil
 import sys
 import tempfile
 import time
+import traceback
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
@@ -22,6 +24,7 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from grading import sandbox
+from grading.check_service import checker
 from grading.course import ASSIGNMENT, generate_release, submission_problems
 from grading.gradebook import merge_submission, snapshot
 from grading.samples import assign_seeds
@@ -118,10 +121,15 @@ def grade_class(
     samples = scratch / "samples"
 
     bar = tqdm(total=len(students), unit="submission", disable=not progress, desc="autograding")
-    # Worker processes, each with nbgrader, torch and the checks imported once, grade one submission at a time.
-    workers = ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn"), initializer=start_worker)
     try:
-        with workers as pool:
+        # Worker processes, each with nbgrader imported once, grade one submission at a time; one checker
+        # process, with torch and the reference network, computes every worker's references and verdicts.
+        with (
+            checker() as found,
+            ProcessPoolExecutor(
+                max_workers=jobs, mp_context=get_context("spawn"), initializer=start_worker, initargs=(found,)
+            ) as pool,
+        ):
             futures = {
                 pool.submit(
                     grade_submission, course, student, template, scratch / student, seeds[student], samples, options
@@ -131,9 +139,11 @@ def grade_class(
             for future in as_completed(futures):
                 try:
                     result = future.result()
-                except BrokenProcessPool as error:
+                except Exception as error:  # the worker died (BrokenProcessPool), or a grader error escaped it
                     student = futures[future]
-                    log = f"the grading process died ({error}): grade again with --student {student}"
+                    died = "the grading process died" if isinstance(error, BrokenProcessPool) else "grading failed"
+                    log = f"{died} ({error!r}): grade again with --student {student}\n"
+                    log += "".join(traceback.format_exception(error))
                     result = Graded(student, False, 0.0, scratch / student, log)
                     result.scratch.mkdir(parents=True, exist_ok=True)
                     (result.scratch / "log.txt").write_text(log)

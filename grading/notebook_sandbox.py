@@ -3,7 +3,7 @@
 Read-only, the kernel sees the Python environment, the lab's ``helpers`` package, the two files of
 ``grading`` that hidden test cells import, the run's images (in ``GRADER_DIR``), the autograder's
 sample file, Spark's class archive, the network's weights, and exactly the reference artefacts its
-notebook may read (:func:`grading.questions.notebook_artefacts`): stand-ins for earlier notebooks'
+notebook may read (:meth:`grading.checks.Checks.publish` makes them): stand-ins for earlier notebooks'
 answers and what its own tests read, never one of its own answers. It writes its working folder
 (shown at /home/student/lab5, where ``lab5_work/`` is made) and its part of the runtime folder: the
 ZeroMQ sockets and the evidence its tests export. The sensor's settings and socket are read-only.
@@ -23,13 +23,10 @@ from nbformat import NotebookNode
 from nbgrader.utils import is_locked
 
 from grading import sandbox
-from grading.questions import notebook_artefacts
-from grading.references import References
 from helpers.config import GRADER_DIR, PROJECT_ROOT, cache_dir, java_home_setting, subset_setting
 from helpers.java import require_java
-from helpers.lab import LabSetup, reference_embeddings_files
+from helpers.lab import LabSetup
 from helpers.models import hub_dir
-from helpers.reference.storage import embeddings_csv
 from helpers.spark import class_archive
 
 #: Where the kernel starts inside the sandbox: a neutral path, so that nothing it prints names the grader's folders.
@@ -62,26 +59,14 @@ def _chown_tree(folder: Path, uid: int) -> None:
             os.chown(path, uid, uid, follow_symlinks=False)
 
 
-def artefact_files(artefact: str, lab: LabSetup, refs: References) -> list[Path]:
-    """The files of one reference artefact, made when missing (``resized``: Q1's images; ``embeddings``: Q3-Q4's)."""
-    if artefact == "resized":
-        return [refs.resized_dir]
-    if artefact == "embeddings":
-        refs.embeddings  # noqa: B018 - computed (and saved) here, outside the sandbox
-        embeddings_csv(lab)
-        return list(reference_embeddings_files(lab)[1:])
-    raise ValueError(f"unknown reference artefact {artefact!r}")
-
-
 class NotebookSandbox:
     """The sandbox of one notebook's kernel (``sandboxed=False``: the same kernel, unprotected, for trusted code)."""
 
     def __init__(
         self,
-        notebook: str,
         cells: list[NotebookNode],
         lab: LabSetup,
-        refs: References,
+        published: list[Path],
         sample: Path | None,
         sandboxed: bool,
         limits: sandbox.Limits,
@@ -115,11 +100,7 @@ class NotebookSandbox:
             ],
         }
         (self.runtime / "sensor" / "grader.json").write_text(json.dumps(settings))
-        published = [
-            path for artefact in sorted(notebook_artefacts(notebook)) for path in artefact_files(artefact, lab, refs)
-        ]
         self.box = self._sandbox(published, limits) if sandboxed else None
-        self._published = published
 
     def _sandbox(self, published: list[Path], limits: sandbox.Limits) -> sandbox.Sandbox:
         read_only = {path: path for path in sandbox.python_paths()}

@@ -7,10 +7,11 @@ for this student are merged into the course's gradebook by :mod:`grading.autogra
 autograded notebooks. Nothing in it touches the course directory, so a worker can as well run on
 another machine that has this repository, the dataset and the same environment.
 
-nbgrader runs in the calling process: a grading worker (:func:`start_worker`) imports nbgrader, torch
-and the checks once and then grades one submission after another, instead of paying for those imports
-in a new ``nbgrader`` process per submission. Everything the run prints, its kernels' output included,
-is captured at the file descriptors into the submission's log.
+nbgrader runs in the calling process: a grading worker (:func:`start_worker`) imports nbgrader once and
+then grades one submission after another, instead of paying for those imports in a new ``nbgrader``
+process per submission. Its checks run in the class run's checker (:mod:`grading.check_service`), so
+the worker holds no torch. Everything the run prints, its kernels' output included, is captured at the
+file descriptors into the submission's log.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from grading import records
+from grading import check_service, records
 from grading.course import ASSIGNMENT, KERNEL_FOLDER
 from grading.samples import sample_for
 
@@ -68,8 +69,10 @@ def prepare(course: Path, student: str, gradebook: Path, scratch: Path) -> Path:
     return target
 
 
-def start_worker() -> None:
-    """A grading worker process starts: the environment nbgrader's runs need, and the heavy imports done once."""
+def start_worker(checker: check_service.Checker | None = None) -> None:
+    """A grading worker process starts: the environment nbgrader's runs need, the imports done once, and the
+    connection to the run's ``checker`` (None: it checks for itself).
+    """
     # nbgrader runs the kernel by name: this environment's bin/ must come first on the PATH.
     os.environ["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
     os.environ["LAB_SPARK_UI"] = "false"
@@ -78,16 +81,16 @@ def start_worker() -> None:
     os.environ.pop("PYTEST_CURRENT_TEST", None)
     import nbgrader.apps.autogradeapp  # noqa: F401
 
-    import grading.preprocessors.sandboxed_execute  # noqa: F401 - torch, the references and the checks
+    import grading.preprocessors.sandboxed_execute  # noqa: F401
+
+    if checker is not None:
+        check_service.connect(checker)
 
 
 def _autograde(course: Path, arguments: list[str]) -> tuple[int, str]:
     """``nbgrader autograde ARGUMENTS`` in ``course``, in this process: its exit status and everything it printed."""
     from nbgrader.apps.autogradeapp import AutogradeApp
 
-    from grading.preprocessors.sandboxed_execute import run_for
-
-    run_for.cache_clear()  # a worker's earlier submission may have used the same scratch path
     previous = Path.cwd()
     with tempfile.TemporaryFile(mode="w+") as log, _captured(log):
         os.chdir(course)  # nbgrader reads the course's nbgrader_config.py from the working directory
@@ -144,19 +147,18 @@ def grade_submission(
     target = prepare(course, student, gradebook, scratch)
     sample = sample_for(seed, samples)
     sample_file = sample.write(scratch / "sample.json")
-    status, log = _autograde(
-        target,
-        [
-            ASSIGNMENT,
-            "--student",
-            student,
-            "--create",
-            "--force",
-            f"--SandboxedExecute.grading_sample={sample_file}",
-            f"--SandboxedExecute.data_dir={sample.data_dir}",
-            *options,
-        ],
-    )
+    arguments = [
+        ASSIGNMENT,
+        "--student",
+        student,
+        "--create",
+        "--force",
+        f"--SandboxedExecute.grading_sample={sample_file}",
+        f"--SandboxedExecute.data_dir={sample.data_dir}",
+        *options,
+    ]
+    status, log = _autograde(target, arguments)
+    check_service.forget(scratch)
     (scratch / "log.txt").write_text(log)
     autograded = target / "autograded" / student / ASSIGNMENT
     ok = status == 0 and autograded.is_dir() and "error processing assignment" not in log.lower()

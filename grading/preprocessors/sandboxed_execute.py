@@ -3,13 +3,14 @@
 The grading pipeline's executor (``nbgrader_config.py``). For one notebook, :meth:`SandboxedExecute.preprocess`
 runs these steps, in this order:
 
-1. the run: the submission's sample (images it never had) and its reference values (:mod:`grading.references`);
-2. the kernel's sandbox, showing exactly what this notebook may read (:mod:`grading.notebook_sandbox`), and
-   the grader's end of the sensor (:mod:`grading.listener`);
+1. the run: the submission's sample (images it never had);
+2. the kernel's sandbox, showing exactly the reference files this notebook may read (made by the checks,
+   :mod:`grading.check_service`; see :mod:`grading.notebook_sandbox`), and the grader's end of the sensor
+   (:mod:`grading.listener`);
 3. the kernel starts in the sandbox; every cell runs under a CPU-time and disk watchdog
    (:mod:`grading.watchdog`); a dead kernel costs only its cell: the kernel is restarted and the Setup
-   cells run again; after each test cell the verdict is computed here, from the evidence it exported
-   (:mod:`grading.verdicts`);
+   cells run again; after each test cell the checks compute its verdict from the evidence it exported
+   (:mod:`grading.checks`);
 4. before the kernel shuts down, the sensor's ledger is frozen: shutting down costs nothing;
 5. once every report is in, shortcuts and tampering cost their questions (:mod:`grading.shortcuts`);
 6. the sandbox is cleared away, and what grading found goes into the submission's record (:mod:`grading.records`).
@@ -24,7 +25,6 @@ import contextlib
 import copy
 import json
 import time
-from functools import lru_cache
 from pathlib import Path
 
 from jupyter_client.manager import AsyncKernelManager
@@ -37,18 +37,16 @@ from nbgrader.utils import is_solution
 from traitlets import Bool, Float, Int, Unicode
 
 from grading import records, sandbox
-from grading.course import KERNEL_FOLDER, grade_id, is_setup_cell, is_test_cell, question_of
+from grading.check_service import Run, checks
+from grading.course import grade_id, is_setup_cell, is_test_cell, question_of
 from grading.hidden import settings_of
 from grading.listener import SensorListener
 from grading.notebook_sandbox import NotebookSandbox
 from grading.outputs import cap_outputs, fail, has_error
-from grading.questions import questions
-from grading.references import References
 from grading.shortcuts import ShortcutLedger, carried_forward
-from grading.verdicts import verdict
 from grading.watchdog import CellWatchdog
-from helpers import lab as lab_plumbing
 from helpers.config import DEFAULT_SUBSET
+from helpers.questions import questions
 from helpers.questions.evidence import MAX_EVIDENCE_BYTES, EvidenceError, load
 
 DIED = (
@@ -56,14 +54,6 @@ DIED = (
     "This cell scores 0; the cells after it ran in a restarted kernel with the Setup cells run again."
 )
 LIMITS = sandbox.Limits()
-
-
-@lru_cache(maxsize=4)
-def run_for(folder: Path, data_dir: str, sample: str) -> tuple[lab_plumbing.LabSetup, References]:
-    """One submission's run (shared by its notebooks): the grader's view of the lab and its references."""
-    work = folder / KERNEL_FOLDER / lab_plumbing.WORK_DIR
-    lab = lab_plumbing.setup(work, Path(data_dir) if data_dir else None, Path(sample) if sample else None)
-    return lab, References(lab)
 
 
 class SandboxedKernelManager(AsyncKernelManager):
@@ -120,7 +110,8 @@ class SandboxedExecute(Execute):
         folder = Path(resources["metadata"]["path"]).resolve()
         name = f"{resources['nbgrader']['notebook']}.ipynb"
         # 1. the run
-        self.lab, self.refs = run_for(folder, self.data_dir, self.grading_sample)
+        self.run = Run(folder, self.data_dir, self.grading_sample)
+        self.lab = self.run.lab()
         self.cell_cpu_limit = self.cpu_timeout * max(1.0, len(self.lab.image_names) / DEFAULT_SUBSET)
         self.verdicts: dict[str, dict] = {}
         self.timing = {"notebook": name, "cells": []}
@@ -128,7 +119,8 @@ class SandboxedExecute(Execute):
         # Reference work done in an earlier notebook of this submission for one of this notebook's questions.
         self.ledger = ShortcutLedger(nb.cells, shortcuts=carried_forward(records.read(folder), nb.cells))
         sample = Path(self.grading_sample) if self.grading_sample else None
-        self.box = NotebookSandbox(name, nb.cells, self.lab, self.refs, sample, self.sandboxed, self.limits())
+        published = checks().publish(self.run, name)
+        self.box = NotebookSandbox(nb.cells, self.lab, published, sample, self.sandboxed, self.limits())
         self.listener = SensorListener(self.box.sensor_socket, self.ledger.record) if self.sandboxed else None
         self.timing["prepare"] = time.perf_counter() - started
         try:
@@ -266,20 +258,12 @@ class SandboxedExecute(Execute):
         if found is None:
             self._verdict(cell, *self._why_no_evidence(cell))
             return
-        try:
-            # The cell's source is the gradebook's (nbgrader put it back before this ran), never the student's.
-            outcome = verdict(grade, self.lab, found, self.refs, settings_of(cell.source))
-        except Exception as error:  # malformed evidence from student code must fail the test, not the grader
-            self._verdict(
-                cell,
-                "answer could not be checked",
-                f"the answer could not be checked ({error.__class__.__name__}: {error})",
-            )
-            return
-        if outcome.passed:
+        # The cell's source is the gradebook's (nbgrader put it back before this ran), never the student's.
+        judged = checks().judge(self.run, grade, found, settings_of(cell.source))
+        if judged.passed:
             self.verdicts[grade] = {"passed": True}
         else:
-            self._verdict(cell, outcome.diagnosis.name, outcome.message)
+            self._verdict(cell, judged.diagnosis, judged.message)
 
     def _why_no_evidence(self, cell: NotebookNode) -> tuple[str, str]:
         """The diagnosis of a test that exported nothing: its answer not written, the error that stopped it, or
