@@ -12,6 +12,8 @@ from __future__ import annotations
 import itertools
 import json
 import multiprocessing
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -124,11 +126,12 @@ class PeakMemory:
     One grading job is a worker process, the kernel it runs and that kernel's JVM: their resident
     sizes summed (pages they share counted in each, so an upper bound) and their proportional sizes
     summed (shared pages split, what the job adds to the machine). The run's checker, which every job
-    of a class shares, is measured on its own.
+    of a class shares, is measured on its own, with the CPU time it used.
     """
 
     def __init__(self) -> None:
         self.rss_mb = self.pss_mb = self.checker_rss_mb = self.checker_pss_mb = 0.0
+        self._checker_cpu: dict[int, float] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._sample, daemon=True)
 
@@ -142,6 +145,11 @@ class PeakMemory:
         self._stop.set()
         self._thread.join()
 
+    @property
+    def checker_cpu_seconds(self) -> float:
+        """CPU time the block's checkers used, as last sampled (to within 0.2 s of their end)."""
+        return sum(self._checker_cpu.values())
+
     def _sample(self) -> None:
         me = psutil.Process()
         while not self._stop.wait(0.2):
@@ -153,6 +161,9 @@ class PeakMemory:
                     continue
                 try:
                     memory = process.memory_full_info()
+                    if process.pid in checkers:
+                        times = process.cpu_times()
+                        self._checker_cpu[process.pid] = times.user + times.system
                 except psutil.Error:  # ended between listing and reading
                     continue
                 total = checker if process.pid in checkers else job
@@ -196,6 +207,7 @@ def measure(work: Path, size: int = 24) -> dict:
             "peak_proportional_memory_mb_per_job": peak.pss_mb,
             "peak_memory_mb_checker": peak.checker_rss_mb,
             "peak_proportional_memory_mb_checker": peak.checker_pss_mb,
+            "checker_cpu_seconds_one_submission": peak.checker_cpu_seconds,
             "seconds_per_submission_own_sample": own_samples,
             "seconds_per_submission_one_sample": one_sample,
             "breakdown_seconds_per_submission": breakdown(runs[1]),
@@ -204,3 +216,18 @@ def measure(work: Path, size: int = 24) -> dict:
         },
         "sandbox": {"sandboxed_s": sandboxed, "unsandboxed_s": bare, "overhead": sandboxed / bare},
     }
+
+
+def measure_apart(work: Path, size: int = 24) -> dict:
+    """:func:`measure` in a process of its own, as ``make autograde`` grades: spawned grading processes import
+    their parent's main module, and the bench's imports torch, which no grading job of ``make autograde`` holds.
+    """
+    result = work / "grading.json"
+    command = [sys.executable, "-m", "bench.class_grading", str(work), str(size), str(result)]
+    subprocess.run(command, check=True)
+    return json.loads(result.read_text())
+
+
+if __name__ == "__main__":
+    folder, class_size, out = Path(sys.argv[1]), int(sys.argv[2]), Path(sys.argv[3])
+    out.write_text(json.dumps(measure(folder, class_size)))
