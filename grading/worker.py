@@ -147,17 +147,19 @@ def grade_submission(
     target = prepare(course, student, gradebook, scratch)
     sample = sample_for(seed, samples)
     sample_file = sample.write(scratch / "sample.json")
-    arguments = [
-        ASSIGNMENT,
-        "--student",
-        student,
-        "--create",
-        "--force",
-        f"--SandboxedExecute.grading_sample={sample_file}",
-        f"--SandboxedExecute.data_dir={sample.data_dir}",
-        *options,
-    ]
-    status, log = _autograde(target, arguments)
+    status, log = _autograde(
+        target,
+        [
+            ASSIGNMENT,
+            "--student",
+            student,
+            "--create",
+            "--force",
+            f"--SandboxedExecute.grading_sample={sample_file}",
+            f"--SandboxedExecute.data_dir={sample.data_dir}",
+            *options,
+        ],
+    )
     check_service.forget(scratch)
     (scratch / "log.txt").write_text(log)
     autograded = target / "autograded" / student / ASSIGNMENT
