@@ -25,8 +25,8 @@ from tools.cluster import StandaloneCluster
 
 def tree_cpu_seconds(root: int | None = None) -> float:
     """CPU seconds used so far by a process and all its descendants (default: this process): the JVMs,
-    Python workers and cluster daemons this run started. Unlike wall time, other work on the machine
-    barely changes it.
+    Python workers and cluster daemons this run started, living or already ended. Unlike wall time, other
+    work on the machine barely changes it.
     """
     total = 0.0
     parent = psutil.Process(root)
@@ -35,7 +35,9 @@ def tree_cpu_seconds(root: int | None = None) -> float:
             times = process.cpu_times()
         except psutil.NoSuchProcess:
             continue
-        total += times.user + times.system
+        # What ended children used moves into their parent's children_* once reaped: without it, a Python
+        # worker that exits between two readings takes its CPU seconds out of the total.
+        total += times.user + times.system + times.children_user + times.children_system
     return total
 
 

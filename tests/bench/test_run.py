@@ -3,15 +3,26 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import pytest
 
 from bench import run as bench
+from bench.distributed import tree_cpu_seconds
 from helpers import spark as lab_spark
 
-pytestmark = pytest.mark.slow
+
+def test_tree_cpu_seconds_counts_descendants_that_ended():
+    """A child that used CPU and was reaped still counts: the total never goes down when a worker exits."""
+    before = tree_cpu_seconds()
+    # Loops on its own CPU clock, not the wall clock: half a CPU second however busy the machine is.
+    burn = "import time\nwhile time.process_time() < 0.5: pass"
+    subprocess.run([sys.executable, "-c", burn], check=True)
+    assert tree_cpu_seconds() - before >= 0.5
 
 
+@pytest.mark.slow
 def test_tiny_bench_writes_all_keys_and_plots(spark, default_dataset, tmp_path):
     """24 images, 2x2 LSH settings, no grading: latest.json has the documented keys, plots exist, and the
     sections of ``make bench-scale`` in an earlier latest.json are kept. The session's ``spark`` comes
@@ -41,6 +52,7 @@ def test_tiny_bench_writes_all_keys_and_plots(spark, default_dataset, tmp_path):
     for mode in ("local", "cluster"):
         assert distributed[mode]["img_per_s"] > 0 and distributed[mode]["warmup_img_per_s"] > 0, mode
         assert distributed[mode]["ratio_to_local"] > 0, mode
+        assert distributed[mode]["img_per_cpu_s"] > 0, mode  # the CPU of workers that ended counts too
     assert distributed["cluster"]["master"].startswith("spark://") and distributed["cluster"]["executor_cores"] >= 1
     ratios = [distributed[mode]["ratio_to_local"] for mode in ("local", "cluster")]
     assert distributed["ratio_to_local"] == min(ratios)
@@ -64,6 +76,7 @@ def test_tiny_bench_writes_all_keys_and_plots(spark, default_dataset, tmp_path):
     ).stat().st_size > 0
 
 
+@pytest.mark.slow
 def test_synthetic_class_varies_answers_and_expects_their_cost():
     """The bench's class: the golden submissions plus varied copies, each wrong variant expected to cost points."""
     from bench.class_grading import ANSWER_VARIANTS, synthetic_class
