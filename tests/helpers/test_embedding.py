@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -97,6 +98,18 @@ def test_random_weights_are_deterministic(random_embedder, sample_paths):
         assert torch.equal(a, b), name
     image = load_rgb(sample_paths[3])
     assert np.array_equal(random_embedder.get_vec(image), other.get_vec(image))
+
+
+def test_random_weights_are_the_same_when_threads_build_them_at_once():
+    """The grading checker builds networks from several threads: each gets the seeded weights, not a share of
+    one generator's draws.
+    """
+    expected = load_model(weights="random").state_dict()
+    with ThreadPoolExecutor(4) as pool:
+        built = list(pool.map(lambda _: load_model(weights="random"), range(4)))
+    for model in built:
+        for name, tensor in model.state_dict().items():
+            assert torch.equal(tensor, expected[name]), name
 
 
 def test_random_weights_do_not_disturb_global_rng():
