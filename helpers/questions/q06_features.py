@@ -18,8 +18,8 @@ GRADE_ID = "q6_features_vector"
 
 
 def collect(lab: LabSetup, assembled: object = None) -> Evidence:
-    """The DataFrame's column types and rows (vectors as arrays)."""
-    return table(assembled)
+    """The DataFrame's column types, and the rows of image and features (vectors as arrays)."""
+    return table(assembled, keep=("image", "features"))
 
 
 def visible(lab: LabSetup, found: Evidence) -> Diagnosis | None:

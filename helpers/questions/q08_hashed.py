@@ -18,8 +18,14 @@ GRADE_ID = "q8_hashed_dataframe"
 
 
 def collect(lab: LabSetup, hashed: object = None, model: object = None) -> Evidence:
-    """The hashed DataFrame's rows and Q7's model, as Q7's test collects it."""
-    return {"table": table(hashed), "model": q07_lsh_model.collect(lab, model)}
+    """Q7's model, as Q7's test collects it, and the hashed DataFrame's column types and the rows the check
+    reads: image, the hash (array) columns and the vectors the model hashes.
+    """
+    found = q07_lsh_model.collect(lab, model)
+    spark_frame = hasattr(hashed, "toPandas") and hasattr(hashed, "dtypes")
+    hashes = [name for name, kind in hashed.dtypes if kind.startswith("array<")] if spark_frame else []
+    keep = {"image", *hashes, found.get("getInputCol", "features")}
+    return {"table": table(hashed, keep=keep), "model": found}
 
 
 def visible(lab: LabSetup, found: Evidence) -> Diagnosis | None:
