@@ -3,8 +3,9 @@
 Every :class:`Mistake` replaces one or more answer cells with a plausible wrong answer (later answers
 that would otherwise inherit the mistake are rewritten to stand on their own) and names the words
 its feedback must contain. :func:`submissions` packs them into as few submissions as possible, one
-mistake per question each; ``tests/grading/test_mistakes.py`` grades them and checks every score and
-message. The README's grading table quotes these messages.
+mistake per question each, and fills cells no mistake touches with :data:`ALTERNATIVES`, right answers
+written otherwise; ``tests/grading/test_mistakes.py`` grades them and checks every score and message.
+The README's grading table quotes these messages.
 """
 
 from __future__ import annotations
@@ -404,6 +405,101 @@ MISTAKES: list[Mistake] = [
 ]
 
 
+@dataclass(frozen=True)
+class Alternative:
+    """A right answer written otherwise than the solution: it must keep full marks."""
+
+    cell: str  # the answer cell it replaces
+    what: str
+    code: str
+
+
+#: Right answers a student may write instead of the solution's. :func:`submissions` puts each in a cell that no
+#: mistake of a submission touches, so they cost no notebook run of their own; each must keep full marks.
+ALTERNATIVES: list[Alternative] = [
+    Alternative(
+        "q4_answer",
+        "other column names",
+        "table = pd.DataFrame(vectors, columns=[f'feature_{i}' for i in range(512)])\n"
+        "table.insert(0, 'image', names)\ntable.to_csv(LAB.embeddings_csv, index=False)\n",
+    ),
+    Alternative(
+        "q4_answer",
+        "the csv module",
+        "import csv\nwith open(LAB.embeddings_csv, 'w', newline='') as stream:\n    writer = csv.writer(stream)\n"
+        "    writer.writerow(['image'] + [str(i) for i in range(vectors.shape[1])])\n"
+        "    for name, vector in zip(names, vectors):\n        writer.writerow([name] + [float(x) for x in vector])\n",
+    ),
+    Alternative(
+        "q4_answer",
+        "the image as the index, 7 significant digits",
+        "table = pd.DataFrame(np.asarray(vectors), index=pd.Index(names, name='image'))\n"
+        "table.columns = [f'x{i}' for i in table.columns]\n"
+        "table.reset_index().to_csv(LAB.embeddings_csv, index=False, float_format='%.7g')\n",
+    ),
+    Alternative(
+        "q5_answer",
+        "format and load",
+        "df = spark.read.format('csv').options(header='true', inferSchema='true').load(str(EMBEDDINGS_CSV))\n",
+    ),
+    Alternative(
+        "q5_answer",
+        "an explicit schema",
+        "import pandas as pd\nfrom pyspark.sql.types import DoubleType, StringType, StructField, StructType\n"
+        "header = list(pd.read_csv(EMBEDDINGS_CSV, nrows=0).columns)\n"
+        "schema = StructType([StructField(header[0], StringType())]\n"
+        "                    + [StructField(column, DoubleType()) for column in header[1:]])\n"
+        "df = spark.read.csv(str(EMBEDDINGS_CSV), header=True, schema=schema)\n",
+    ),
+    Alternative(
+        "q5_answer", "through pandas", "import pandas as pd\ndf = spark.createDataFrame(pd.read_csv(EMBEDDINGS_CSV))\n"
+    ),
+    Alternative(
+        "q7_answer",
+        "setters",
+        "brp = BucketedRandomProjectionLSH().setInputCol('features').setOutputCol('hashes')\n"
+        "brp = brp.setBucketLength(BUCKET_LENGTH).setNumHashTables(NUM_HASH_TABLES).setSeed(SEED)\n"
+        "model = brp.fit(assembled)\n",
+    ),
+    Alternative(
+        "q7_answer",
+        "fitted on two columns",
+        "brp = BucketedRandomProjectionLSH(inputCol='features', outputCol='hashes', seed=SEED,\n"
+        "                                  numHashTables=NUM_HASH_TABLES, bucketLength=BUCKET_LENGTH)\n"
+        "model = brp.fit(assembled.select('image', 'features'))\n",
+    ),
+    Alternative("q8_answer", "cached", "hashed = model.transform(assembled).cache()\nhashed.count()\n"),
+    Alternative(
+        "q8_answer", "three columns", "hashed = model.transform(assembled).select('image', 'features', 'hashes')\n"
+    ),
+    Alternative("q9_answer", "random.seed", "random.seed(SEED)\nquery_image = random.choice(LAB.image_names)\n"),
+    Alternative(
+        "q9_answer",
+        "numpy",
+        "import numpy as np\nquery_image = str(np.random.default_rng(SEED).choice(LAB.image_names))\n",
+    ),
+    Alternative(
+        "q9_answer",
+        "a row of hashed",
+        "from pyspark.sql import functions as F\nquery_image = hashed.orderBy(F.rand(SEED)).first()['image']\n",
+    ),
+    Alternative(
+        "q11_answer",
+        "keywords, ordered",
+        "neighbors = model.approxNearestNeighbors(dataset=hashed, key=query_vector, numNearestNeighbors=5)"
+        ".orderBy('distCol')\n",
+    ),
+    Alternative(
+        "q12_answer",
+        "add_subplot, distance column found",
+        "distance = [c for c in neighbors.columns if c not in ('image', 'features', 'hashes', 'raw_features')][0]\n"
+        "rows = neighbors.orderBy(distance).collect()\nfig = plt.figure(figsize=(15, 3))\n"
+        "for i, row in enumerate(rows):\n    axis = fig.add_subplot(1, len(rows), i + 1)\n"
+        "    axis.imshow(Image.open(LAB.image_dir / row['image']))\n    axis.axis('off')\n",
+    ),
+]
+
+
 def _notebook_of() -> dict[str, str]:
     return {grade_id(cell): name for name, cells in source_cells().items() for cell in cells if grade_id(cell)}
 
@@ -419,17 +515,29 @@ def submissions() -> dict[str, Crafted]:
         if pack is None:
             packs.append(pack := [])
         pack.append(mistake)
-    crafted = {}
-    for number, pack in enumerate(packs, start=1):
-        notebooks = {notebook_of[m.test] for m in pack}
-        answers = {cell: code for m in pack for cell, code in m.answers.items()}
-        if "q2_answer" in answers:  # Q3 must not inherit a wrong class C
-            answers.setdefault("q3_answer", OWN_EMBEDDINGS.replace("FOLDER", "INPUT_DIR").replace("ORDER", "names"))
-        crafted[f"mistakes_{number:02d}"] = Crafted(
-            answers=answers,
-            notebooks=tuple(name for name in notebook_names() if name in notebooks),
+    notebooks = [{notebook_of[m.test] for m in pack} for pack in packs]
+    answers = [{cell: code for m in pack for cell, code in m.answers.items()} for pack in packs]
+    for pack_answers in answers:
+        if "q2_answer" in pack_answers:  # Q3 must not inherit a wrong class C
+            pack_answers.setdefault(
+                "q3_answer", OWN_EMBEDDINGS.replace("FOLDER", "INPUT_DIR").replace("ORDER", "names")
+            )
+    for alternative in ALTERNATIVES:
+        free = [
+            index
+            for index, pack_answers in enumerate(answers)
+            if notebook_of[alternative.cell] in notebooks[index] and alternative.cell not in pack_answers
+        ]
+        if not free:
+            raise ValueError(f"no mistake's submission leaves {alternative.cell} free for {alternative.what!r}")
+        answers[free[0]][alternative.cell] = alternative.code
+    assert all(m.test in test_points() for m in MISTAKES)
+    return {
+        f"mistakes_{number:02d}": Crafted(
+            answers=pack_answers,
+            notebooks=tuple(name for name in notebook_names() if name in pack_notebooks),
             loses=tuple(m.test for m in pack),
             says={m.test: m.says for m in pack},
         )
-    assert all(m.test in test_points() for m in MISTAKES)
-    return crafted
+        for number, (pack, pack_notebooks, pack_answers) in enumerate(zip(packs, notebooks, answers), start=1)
+    }

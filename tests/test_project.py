@@ -84,8 +84,11 @@ def test_the_course_admits_the_pythons_the_handout_does(pyproject):
 
 
 def test_the_readme_counts_the_catalogued_mistakes_right():
-    """The README's number of plausible mistakes is the number grading/mistakes.py grades."""
-    from grading.mistakes import MISTAKES
+    """The README's numbers of plausible mistakes and of right answers written otherwise are the ones
+    grading/mistakes.py grades.
+    """
+    from grading.mistakes import ALTERNATIVES, MISTAKES
 
-    readme = (PROJECT_ROOT / "README.md").read_text()
-    assert f"lists {len(MISTAKES)} plausible mistakes" in " ".join(readme.split())
+    readme = " ".join((PROJECT_ROOT / "README.md").read_text().split())
+    assert f"lists {len(MISTAKES)} plausible mistakes" in readme
+    assert f"carry {len(ALTERNATIVES)} right answers written otherwise" in readme

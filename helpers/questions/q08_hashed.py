@@ -24,7 +24,8 @@ def collect(lab: LabSetup, hashed: object = None, model: object = None) -> Evide
     found = q07_lsh_model.collect(lab, model)
     spark_frame = hasattr(hashed, "toPandas") and hasattr(hashed, "dtypes")
     hashes = [name for name, kind in hashed.dtypes if kind.startswith("array<")] if spark_frame else []
-    keep = {"image", *hashes, found.get("getInputCol", "features")}
+    read = found.get("getInputCol")
+    keep = {"image", *hashes, read if isinstance(read, str) else "features"}
     return {"table": table(hashed, keep=keep), "model": found}
 
 

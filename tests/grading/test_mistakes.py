@@ -1,7 +1,8 @@
 """Feedback that names the mistake: every plausible mistake of grading.mistakes, graded, scored and explained.
 
 Each mistake must cost exactly its own question (full marks elsewhere in its notebook), and the
-feedback of that question must say what the mistake was, in the words listed with it.
+feedback of that question must say what the mistake was, in the words listed with it. The right
+answers written otherwise that fill the submissions' other cells keep full marks.
 """
 
 from __future__ import annotations
@@ -42,6 +43,21 @@ def test_each_mistake_costs_exactly_its_own_question(graded):
     _, submissions, scores, run = graded
     assert not run.failures, run.summary()
     assert roundtrip.mismatches(scores, submissions) == []
+
+
+@pytest.mark.parametrize(
+    "alternative", mistakes.ALTERNATIVES, ids=[f"{a.cell.split('_')[0]}-{a.what}" for a in mistakes.ALTERNATIVES]
+)
+def test_a_right_answer_written_otherwise_keeps_full_marks(graded, alternative):
+    """The question of a right answer that is not the solution's scores full marks in the submission holding it."""
+    _, submissions, scores, _ = graded
+    student = next(
+        name for name, crafted in submissions.items() if crafted.answers.get(alternative.cell) == alternative.code
+    )
+    question = scores[
+        (scores.student == student) & scores.grade_id.str.startswith(alternative.cell.removesuffix("answer"))
+    ]
+    assert len(question) == 1 and (question.score == question.max_score).all(), question.to_dict("records")
 
 
 @pytest.mark.parametrize(
