@@ -305,7 +305,8 @@ def test_the_class_report_shows_what_the_gradebook_holds(graded, chromium, spark
     ):
         assert any(student in line and kind in line for line in incidents.splitlines()), (student, kind)
     link = page.locator('#students tr[data-student="wrong_answers"] a').first
-    link.click()
+    with page.expect_navigation():  # until the feedback page has loaded: read at once, its body can still be empty
+        link.click()
     assert "cropped" in page.content()
     page.goto(index.as_uri())
     artifacts_dir().mkdir(parents=True, exist_ok=True)
