@@ -44,6 +44,11 @@ def as_array(value: object) -> np.ndarray | str:
         return f"{error.__class__.__name__}: {error}"
 
 
+def is_spark_frame(value: object) -> bool:
+    """True for what behaves like a Spark DataFrame (toPandas and dtypes), without importing Spark."""
+    return hasattr(value, "toPandas") and hasattr(value, "dtypes")
+
+
 def _only(names: list[str], keep: Collection[str] | None) -> list[str] | None:
     """The columns of ``names`` in ``keep`` (None: all of them, or a name is ambiguous, so select would fail)."""
     if keep is None or len(set(names)) < len(names):
@@ -58,7 +63,7 @@ def table(frame: object, keep: Collection[str] | None = None) -> Evidence:
     collects a few columns instead of the 512 number columns that Part 3's DataFrames carry along.
     """
     evidence: Evidence = {"type": type_name(frame)}
-    if hasattr(frame, "toPandas") and hasattr(frame, "dtypes"):
+    if is_spark_frame(frame):
         from pyspark.ml.linalg import VectorUDT
 
         evidence["dtypes"] = [[name, kind] for name, kind in frame.dtypes]

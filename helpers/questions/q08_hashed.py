@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from helpers.questions import Diagnosis, q07_lsh_model
-from helpers.questions.evidence import Evidence, table
+from helpers.questions.evidence import Evidence, is_spark_frame, table
 from helpers.questions.q05_dataframe import not_a_spark_dataframe
 
 if TYPE_CHECKING:
@@ -22,8 +22,7 @@ def collect(lab: LabSetup, hashed: object = None, model: object = None) -> Evide
     reads: image, the hash (array) columns and the vectors the model hashes.
     """
     found = q07_lsh_model.collect(lab, model)
-    spark_frame = hasattr(hashed, "toPandas") and hasattr(hashed, "dtypes")
-    hashes = [name for name, kind in hashed.dtypes if kind.startswith("array<")] if spark_frame else []
+    hashes = [name for name, kind in hashed.dtypes if kind.startswith("array<")] if is_spark_frame(hashed) else []
     read = found.get("getInputCol")
     keep = {"image", *hashes, read if isinstance(read, str) else "features"}
     return {"table": table(hashed, keep=keep), "model": found}
