@@ -56,17 +56,43 @@ attempt("memory-30GB", lambda: len(bytearray(30 * 2**30)))
 attempt("disk-3GB", lambda: [open("lab5_work/filler.bin", "ab").write(b"\0" * 2**20) for _ in range(3 * 1024)] and 0)
 attempt("tmp-3GB", lambda: [open("/tmp/filler.bin", "ab").write(b"\0" * 2**20) for _ in range(3 * 1024)] and 0)
 """.strip()
+#: A process of notebook 1 that outlives its kernel (a session of its own) and logs what the lab's cache
+#: shows; notebook 2 checks it is gone and never saw notebook 2's reference files.
+LINGER = r"""
+import os, subprocess, sys
+WATCH = '''
+import os, time
+while True:
+    with open("lab5_work/lingering.txt", "a") as log:
+        log.write(" ".join(sorted(os.listdir(os.environ["LAB_CACHE_DIR"]))) + "\\n")
+    time.sleep(0.05)
+'''
+os.makedirs("lab5_work", exist_ok=True)
+daemon = subprocess.Popen([sys.executable, "-c", WATCH], start_new_session=True)
+open("lab5_work/lingering.pid", "w").write(str(daemon.pid))
+""".strip()
+LINGERED = r"""
+import os
+pid = int(open("lab5_work/lingering.pid").read())
+views = sorted(set(open("lab5_work/lingering.txt").read().splitlines()))
+try:
+    alive = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0] not in "ZX"
+except OSError:
+    alive = False
+print("ATTACK linger", "succeeded:" if alive or len(views) != 1 else "failed:", "alive" if alive else "gone", views)
+""".strip()
 FLOOD = 'for _ in range(100):\n    print("x" * 1_000_000)  # 100 MB of output'
 FORK_BOMB = "import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass"
 
 
 def escapes(port: int, course: str) -> Crafted:
-    """Correct notebooks 1 and 2 plus, after notebook 1's test, every escape attempt, a flood and a fork bomb.
+    """Correct notebooks 1 and 2 plus, after notebook 1's test, every escape attempt, a process left behind, a
+    flood and a fork bomb; at the end of notebook 2, the check that the process left behind is gone.
 
     ``port``: where the test listens on the grading machine's loopback; ``course``: the real course folder.
     """
     code = ESCAPES.replace("PORT", str(port)).replace("COURSE", repr(course))
-    return Crafted(added={NB1: (code, FLOOD, FORK_BOMB)}, notebooks=(NB1, NB2))
+    return Crafted(added={NB1: (code, LINGER, FLOOD, FORK_BOMB), NB2: (LINGERED,)}, notebooks=(NB1, NB2))
 
 
 #: Shortcuts to the reference code, spelled in as many ways as possible; the honest answers around

@@ -161,6 +161,9 @@ class Sandbox:
     env: dict[str, str] = field(default_factory=dict)
     uid: int | None = None  # the sandbox user when grading as root
     limits: Limits = field(default_factory=Limits)
+    # As root: argv runs as ``uid`` (False: as the sandbox's root, with only the capabilities to change to it,
+    # which the kernels' fork server needs).
+    drop: bool = True
 
     def _system(self) -> list[str]:
         arguments: list[str] = []
@@ -186,7 +189,7 @@ class Sandbox:
         (self.identity / "group").write_text(f"root:x:0:\nstudent:x:{uid}:\n")
 
     def command(self, argv: list[str]) -> list[str]:
-        """``argv`` wrapped: rlimits, then bubblewrap, then (as root) the drop to the sandbox user."""
+        """``argv`` wrapped: rlimits, then bubblewrap, then (as root, with ``drop``) the drop to the sandbox user."""
         self._write_identity()
         limits = self.limits
         rlimits = [
@@ -230,7 +233,7 @@ class Sandbox:
         for name, value in self.env.items():
             arguments += ["--setenv", name, value]
         arguments += ["--chdir", str(self.workdir), "--"]
-        if self.uid is not None:
+        if self.uid is not None and self.drop:
             arguments += [
                 "setpriv",
                 f"--reuid={self.uid}",

@@ -1,8 +1,8 @@
 """The autograder's sensor: inside a grading sandbox, it reports every run of the lab's reference code.
 
-The sandbox shows this file at /run/lab5/sensor.py with its settings (``grader.json``) beside it. The
-kernel starts through it (``python /run/lab5/sensor.py --kernel -f CONNECTION``), and
-``helpers/__init__.py`` runs it in every other Python process of the sandbox that imports the lab.
+The sandbox shows this file at /run/lab5/sensor.py with its settings (``grader.json``) beside it. Each
+kernel, forked by the submission's fork server (``grading/zygote.py``), arms it with :func:`start_kernel`,
+and ``helpers/__init__.py`` runs it in every other Python process of the sandbox that imports the lab.
 
 **What it watches.** It loads the lab's package itself: every module of ``helpers`` is compiled from
 its file here, and every function of ``helpers.reference`` gets a first statement that calls
@@ -269,15 +269,14 @@ def install(kernel=False):
     sys.meta_path.insert(0, types.SimpleNamespace(find_spec=find_spec))
 
 
-if __name__ == "__main__" and sys.argv[1:2] == ["--kernel"]:
+def start_kernel(arguments):
+    """Arm the sensor in this process, a notebook's kernel forked by the fork server, and run ipykernel."""
     import runpy
 
-    # The big libraries the notebook uses, imported before the sensor arms: their import does not pass
-    # through its hooks. No reference code runs here; the Setup cell finds them imported.
-    for library in _settings().get("preimport", []):
-        __import__(library)
     install(kernel=True)
-    sys.argv = ["ipykernel_launcher", *sys.argv[2:]]
+    sys.argv = ["ipykernel_launcher", *arguments]
     runpy.run_module("ipykernel_launcher", run_name="__main__", alter_sys=True)
-elif __name__ == "lab5_sensor":  # runpy.run_path from helpers/__init__.py in any other sandboxed process
+
+
+if __name__ == "lab5_sensor":  # runpy.run_path from helpers/__init__.py in any other sandboxed process
     install()

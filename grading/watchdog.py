@@ -27,7 +27,7 @@ def _stat(pid: int) -> list[str] | None:
     return text[text.rindex(")") + 2 :].split()  # after "pid (comm) ": state, ppid, ...
 
 
-def _identity(pid: int) -> tuple[int, str] | None:
+def living(pid: int) -> tuple[int, str] | None:
     """``pid`` with its start time (a reused pid is another process), or None once it is dead or a zombie."""
     fields = _stat(pid)
     return (pid, fields[19]) if fields and fields[0] not in "ZX" else None
@@ -41,7 +41,7 @@ def _send(pid: int | None, number: signal.Signals) -> None:
 
 def _started(tree: list[int], before: Collection[tuple[int, str]]) -> list[int]:
     """The living processes of ``tree`` that are not in ``before``."""
-    return [pid for pid in tree if (identity := _identity(pid)) and identity not in before]
+    return [pid for pid in tree if (identity := living(pid)) and identity not in before]
 
 
 def process_tree(root: int) -> list[int]:
@@ -56,6 +56,23 @@ def process_tree(root: int) -> list[int]:
         tree.append(pid)
         todo.extend(children.get(pid, []))
     return tree
+
+
+def kill_tree(root: int, spare: Collection[tuple[int, str]] = (), rounds: int = 50) -> set[tuple[int, str]]:
+    """SIGKILL ``root``'s tree but the processes in ``spare``; returns those killed. They are stopped first (for a
+    few rounds, while any still runs): killing a fork bomb's processes as they run frees the places its
+    others fork into.
+    """
+    for _ in range(rounds):
+        running = [pid for pid in _started(process_tree(root), spare) if (_stat(pid) or ["T"])[0] != "T"]
+        if not running:
+            break
+        for pid in running:
+            _send(pid, signal.SIGSTOP)
+    doomed = {pid: living(pid) for pid in reversed(_started(process_tree(root), spare))}
+    for pid in doomed:
+        _send(pid, signal.SIGKILL)
+    return {identity for identity in doomed.values() if identity}
 
 
 def cpu_seconds(pids: list[int], reaped: bool = True) -> float:
@@ -107,7 +124,7 @@ class CellWatchdog:
     def __enter__(self) -> CellWatchdog:
         tree = process_tree(self.root)
         self._start = cpu_seconds(tree)
-        self._before = {identity for pid in tree if (identity := _identity(pid))}
+        self._before = {identity for pid in tree if (identity := living(pid))}
         self._thread.start()
         return self
 
@@ -116,29 +133,13 @@ class CellWatchdog:
         self._thread.join()
         self.used = max(self.used, cpu_seconds(process_tree(self.root)) - self._start)
 
-    def _kill(self, spare: Collection[tuple[int, str]] = (), rounds: int = 50) -> set[tuple[int, str]]:
-        """SIGKILL the tree but the processes in ``spare``; returns those killed. They are stopped first (for a
-        few rounds, while any still runs): killing a fork bomb's processes as they run frees the places its
-        others fork into.
-        """
-        for _ in range(rounds):
-            running = [pid for pid in _started(process_tree(self.root), spare) if (_stat(pid) or ["T"])[0] != "T"]
-            if not running:
-                break
-            for pid in running:
-                _send(pid, signal.SIGSTOP)
-        doomed = {pid: _identity(pid) for pid in reversed(_started(process_tree(self.root), spare))}
-        for pid in doomed:
-            _send(pid, signal.SIGKILL)
-        return {identity for identity in doomed.values() if identity}
-
     def _kernel_forks(self, tree: list[int], known: Collection[tuple[int, str]]) -> bool:
         """Whether the kernel itself has started a process not in ``known`` (Spark's workers are the JVM's)."""
         return any((_stat(pid) or ["", ""])[1] == str(self._kernel) for pid in _started(tree, known))
 
     def _cpu_of_those_before(self, tree: list[int]) -> float:
         """CPU time of the processes that ran before the cell (the kernel, Spark's JVM) themselves."""
-        return cpu_seconds([pid for pid in tree if _identity(pid) in self._before], reaped=False)
+        return cpu_seconds([pid for pid in tree if living(pid) in self._before], reaped=False)
 
     def _interrupt(self) -> set[tuple[int, str]]:
         """KeyboardInterrupt in the cell, the kernel living on; what the cell started dies at once (a fork
@@ -148,7 +149,7 @@ class CellWatchdog:
         self._kernel = self.kernel()
         _send(self._kernel, signal.SIGSTOP)
         try:
-            return self._kill(spare=self._before)
+            return kill_tree(self.root, spare=self._before)
         finally:
             _send(self._kernel, signal.SIGINT)
             _send(self._kernel, signal.SIGCONT)
@@ -170,12 +171,12 @@ class CellWatchdog:
                 # The cell ignored the interrupt: it computes on, or its kernel starts processes still (a fork
                 # bomb spends its time in Python's at-fork handlers, where a KeyboardInterrupt is only
                 # printed). The kernel is restarted, the rest graded.
-                self._kill()
+                kill_tree(self.root)
                 return
             rounds += 1
             if rounds % 4 == 0:
                 size, files = folder_usage(self.folder, self.max_files)
                 if size > self.disk_bytes or files > self.max_files:
                     self.reason = "disk"
-                    self._kill()
+                    kill_tree(self.root)
                     return

@@ -30,6 +30,7 @@ from pathlib import Path
 from grading import check_service, records
 from grading.course import ASSIGNMENT, KERNEL_FOLDER
 from grading.samples import sample_for
+from grading.submission_sandbox import close_current
 
 #: What a submission or autograded folder may hold that grading never needs (the kernels' own folders included).
 IGNORED = shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__", "*.pyc", "lab5_work", KERNEL_FOLDER, "feedback")
@@ -105,6 +106,7 @@ def _autograde(course: Path, arguments: list[str]) -> tuple[int, str]:
             traceback.print_exc()
             status = 1
         finally:
+            close_current()  # the submission's sandbox, after its last notebook
             AutogradeApp.clear_instance()
             os.chdir(previous)
             sys.stdout.flush()

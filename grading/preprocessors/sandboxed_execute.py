@@ -4,16 +4,18 @@ The grading pipeline's executor (``nbgrader_config.py``). For one notebook, :met
 runs these steps, in this order:
 
 1. the run: the submission's sample (images it never had);
-2. the kernel's sandbox, showing exactly the reference files this notebook may read (made by the checks,
+2. the submission's sandbox (started on its first notebook, :mod:`grading.submission_sandbox`), readied to
+   show exactly the reference files this notebook may read (made by the checks,
    :mod:`grading.check_service`; see :mod:`grading.notebook_sandbox`), and the grader's end of the sensor
    (:mod:`grading.listener`);
-3. the kernel starts in the sandbox; every cell runs under a CPU-time and disk watchdog
+3. the kernel is forked in the sandbox; every cell runs under a CPU-time and disk watchdog
    (:mod:`grading.watchdog`); a dead kernel costs only its cell: the kernel is restarted and the Setup
    cells run again; after each test cell the checks compute its verdict from the evidence it exported
    (:mod:`grading.checks`);
 4. before the kernel shuts down, the sensor's ledger is frozen: shutting down costs nothing;
 5. once every report is in, shortcuts and tampering cost their questions (:mod:`grading.shortcuts`);
-6. the sandbox is cleared away, and what grading found goes into the submission's record (:mod:`grading.records`).
+6. what is left of the kernel's processes is killed, and what grading found goes into the submission's
+   record (:mod:`grading.records`).
 
 Sandboxing can be turned off only for trusted code (``--SandboxedExecute.sandboxed=False``, which
 ``--unsafe-no-sandbox`` sets); then the kernel judges its own hidden tests, as in plain nbgrader.
@@ -44,6 +46,7 @@ from grading.listener import SensorListener
 from grading.notebook_sandbox import NotebookSandbox
 from grading.outputs import cap_outputs, fail, has_error
 from grading.shortcuts import ShortcutLedger, carried_forward
+from grading.submission_sandbox import for_submission
 from grading.watchdog import CellWatchdog
 from helpers.config import DEFAULT_SUBSET
 from helpers.questions import questions
@@ -57,14 +60,25 @@ LIMITS = sandbox.Limits()
 
 
 class SandboxedKernelManager(AsyncKernelManager):
-    """A kernel manager whose kernel command goes through ``wrap`` (the sandbox) when it is set."""
+    """A kernel manager whose kernel is forked by ``fork`` (in the sandbox) or started through ``wrap``."""
 
     wrap = None
+    fork = None
 
     def format_kernel_cmd(self, extra_arguments: list[str] | None = None) -> list[str]:
         """The kernelspec's command line, wrapped."""
         command = super().format_kernel_cmd(extra_arguments)
         return self.wrap(command) if self.wrap else command
+
+    async def _async_launch_kernel(self, kernel_cmd: list[str], **kw: object) -> None:
+        """The kernel forked from ``kernel_cmd`` when ``fork`` is set, else started by the provisioner."""
+        if self.fork is None:
+            await super()._async_launch_kernel(kernel_cmd, **kw)
+            return
+        kernel = self.fork(kernel_cmd)
+        # The provisioner handles the forked kernel as the process it would have started; its group is its own.
+        self.provisioner.process, self.provisioner.pid, self.provisioner.pgid = kernel, kernel.pid, kernel.pid
+        self._reconcile_connection_info(self.provisioner.connection_info)
 
 
 class SandboxedExecute(Execute):
@@ -89,6 +103,9 @@ class SandboxedExecute(Execute):
 
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("kernel_manager_class", SandboxedKernelManager)
+        # The kernel is killed after the last cell, not asked to stop: the ledger is frozen by then, and a polite
+        # shutdown waits for the zombie its Spark JVM leaves (ipykernel counts it among the children it stops).
+        kwargs.setdefault("shutdown_kernel", "immediate")
         super().__init__(*args, **kwargs)
 
     def limits(self) -> sandbox.Limits:
@@ -119,8 +136,10 @@ class SandboxedExecute(Execute):
         # Reference work done in an earlier notebook of this submission for one of this notebook's questions.
         self.ledger = ShortcutLedger(nb.cells, shortcuts=carried_forward(records.read(folder), nb.cells))
         sample = Path(self.grading_sample) if self.grading_sample else None
+        # Started first (on the submission's first notebook): its fork server imports while the checks publish.
+        submission = for_submission(self.lab, sample, self.limits()) if self.sandboxed else None
         published = checks().publish(self.run, name)
-        self.box = NotebookSandbox(nb.cells, self.lab, published, sample, self.sandboxed, self.limits())
+        self.box = NotebookSandbox(nb.cells, self.lab, published, sample, submission)
         self.listener = SensorListener(self.box.sensor_socket, self.ledger.record) if self.sandboxed else None
         self.timing["prepare"] = time.perf_counter() - started
         try:

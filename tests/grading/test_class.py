@@ -162,6 +162,13 @@ def test_the_escapes_all_failed_inside_the_sandbox(graded):
     assert "BEGIN SOLUTION" not in printed and "grade_id" not in printed
 
 
+def test_a_process_left_behind_is_gone_before_the_next_notebook(graded):
+    """A process notebook 1 leaves running is killed before notebook 2's reference files are shown."""
+    printed = _outputs(graded, "escapes", attacks.NB2)
+    [line] = [line for line in printed.splitlines() if line.startswith("ATTACK linger")]
+    assert line.startswith("ATTACK linger failed: gone"), line
+
+
 def test_a_flood_of_output_is_cut(graded):
     """100 MB printed by an answer cell end up as at most 100,000 characters in the graded notebook."""
     notebook = graded["course"] / "autograded" / "escapes" / "lab5" / attacks.NB1

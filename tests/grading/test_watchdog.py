@@ -9,7 +9,7 @@ import sys
 import textwrap
 from pathlib import Path
 
-from grading.watchdog import CellWatchdog, _identity, process_tree
+from grading.watchdog import CellWatchdog, living, process_tree
 
 PF_EXITING = 0x4  # the kernel's flag for a process in its exit
 
@@ -63,9 +63,9 @@ def test_a_cell_over_its_cpu_time_loses_the_processes_it_started_at_once(tmp_pat
             kernel.stdin.flush()
             assert kernel.stdout.readline() == "interrupted\n"  # blocks until the watchdog acts
             assert watch.reason == "cpu"
-            started = [pid for pid in process_tree(kernel.pid) if _identity(pid) and pid not in (kernel.pid, before)]
+            started = [pid for pid in process_tree(kernel.pid) if living(pid) and pid not in (kernel.pid, before)]
         assert all(_dying(pid) for pid in started), started
-        assert kernel.poll() is None and _identity(before)
+        assert kernel.poll() is None and living(before)
     finally:
         for pid in process_tree(kernel.pid)[::-1]:
             os.kill(pid, signal.SIGKILL)
