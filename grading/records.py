@@ -9,6 +9,8 @@ in ``CourseDirectory.ignore``), so it never reaches students' feedback.
 from __future__ import annotations
 
 import json
+import os
+import stat
 from pathlib import Path
 
 RECORD = "lab5_grading.json"
@@ -19,7 +21,7 @@ def update(folder: Path, notebook: str, record: dict) -> None:
     path = Path(folder) / RECORD
     saved = read(folder)
     saved.setdefault("notebooks", {})[notebook] = record
-    path.write_text(json.dumps(saved, indent=1, sort_keys=True))
+    _save(path, saved)
 
 
 def annotate(folder: Path, **fields: object) -> None:
@@ -27,7 +29,18 @@ def annotate(folder: Path, **fields: object) -> None:
     path = Path(folder) / RECORD
     saved = read(folder)
     saved.update(fields)
-    path.write_text(json.dumps(saved, indent=1, sort_keys=True))
+    _save(path, saved)
+
+
+def _save(path: Path, saved: dict) -> None:
+    """Write the record atomically, in the mode it had: nbgrader makes autograded files read-only (0444),
+    which only root could otherwise write through.
+    """
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    temporary.write_text(json.dumps(saved, indent=1, sort_keys=True))
+    if path.exists():
+        temporary.chmod(stat.S_IMODE(path.stat().st_mode))
+    temporary.replace(path)
 
 
 def read(folder: Path) -> dict:
