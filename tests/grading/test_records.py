@@ -1,11 +1,10 @@
-import os
 import stat
 
 from grading import records
 
 
 def test_a_record_nbgrader_made_read_only_is_rewritten_and_stays_read_only(tmp_path):
-    """nbgrader leaves autograded files 0444: annotating replaces the record whole, in the same mode."""
+    """Autograded files are 0444 (nbgrader's doing): annotating replaces the record whole, in the same mode."""
     records.update(tmp_path, "1_data_and_transforms.ipynb", {"tests": {}})
     path = tmp_path / records.RECORD
     path.chmod(0o444)
@@ -13,4 +12,4 @@ def test_a_record_nbgrader_made_read_only_is_rewritten_and_stays_read_only(tmp_p
     assert records.read(tmp_path)["seconds"] == 12.5
     assert records.read(tmp_path)["notebooks"] == {"1_data_and_transforms.ipynb": {"tests": {}}}
     assert stat.S_IMODE(path.stat().st_mode) == 0o444
-    assert sorted(os.listdir(tmp_path)) == [records.RECORD]  # no temporary file left behind
+    assert [entry.name for entry in tmp_path.iterdir()] == [records.RECORD]  # no temporary file left behind
