@@ -12,7 +12,7 @@ runs these steps, in this order:
    (:mod:`grading.watchdog`); a dead kernel costs only its cell: the kernel is restarted and the Setup
    cells run again; after each test cell the checks compute its verdict from the evidence it exported
    (:mod:`grading.checks`);
-4. before the kernel shuts down, the sensor's ledger is frozen: shutting down costs nothing;
+4. before the kernel is killed, the sensor's ledger is frozen: what it does while it dies costs nothing;
 5. once every report is in, shortcuts and tampering cost their questions (:mod:`grading.shortcuts`);
 6. what is left of the kernel's processes is killed, and what grading found goes into the submission's
    record (:mod:`grading.records`).
@@ -151,7 +151,7 @@ class SandboxedExecute(Execute):
                 self.nb.metadata["language_info"] = info["content"]["language_info"]
                 for index, cell in enumerate(self.nb.cells):
                     self.grade_cell(cell, index)
-                # 4. the kernel shuts down when this block ends
+                # 4. the kernel is killed when this block ends
                 with self._ledger_lock():
                     self.ledger.freeze(time.monotonic_ns())
             self.set_widgets_metadata()
