@@ -9,9 +9,10 @@ in ``CourseDirectory.ignore``), so it never reaches students' feedback.
 from __future__ import annotations
 
 import json
-import os
 import stat
 from pathlib import Path
+
+from helpers.store import atomic_write
 
 RECORD = "lab5_grading.json"
 
@@ -36,11 +37,10 @@ def _save(path: Path, saved: dict) -> None:
     """Write the record atomically, in the mode it had: nbgrader makes autograded files read-only (0444),
     which only root could otherwise write through.
     """
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    temporary.write_text(json.dumps(saved, indent=1, sort_keys=True))
-    if path.exists():
-        temporary.chmod(stat.S_IMODE(path.stat().st_mode))
-    temporary.replace(path)
+    mode = stat.S_IMODE(path.stat().st_mode) if path.exists() else None
+    atomic_write(path, lambda target: target.write_text(json.dumps(saved, indent=1, sort_keys=True)))
+    if mode is not None:
+        path.chmod(mode)
 
 
 def read(folder: Path) -> dict:

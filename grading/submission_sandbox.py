@@ -141,6 +141,7 @@ class SubmissionSandbox:
         # Beside the cache, so that the reference files are hard links, not copies.
         self.staging = Path(tempfile.mkdtemp(prefix="lab5-staging-", dir=cache_dir()))
         self.staging.chmod(0o755)
+        self.archive = class_archive(require_java())
         # As root, the submission's kernels run as a user of its own, leased for the submission.
         self.user = sandbox.SandboxUser() if sandbox.running_as_root() else None
         self.uid = self.user.uid if self.user else None
@@ -256,8 +257,8 @@ class SubmissionSandbox:
             _empty(folder)
         for path in published:
             _stage(path, self.staging / path.relative_to(cache_dir()))
-        if (archive := class_archive(require_java())).is_file():  # Spark's class archive: its JVMs start sooner
-            _stage(archive, self.staging / archive.relative_to(cache_dir()))
+        if self.archive.is_file():  # Spark's class archive: its JVMs start sooner
+            _stage(self.archive, self.staging / self.archive.relative_to(cache_dir()))
         self._notebooks += 1
         settings = {**settings, "sensor_socket": str(self.sensor_socket), "exports": str(self.exports)}
         self.grader_json.write_text(json.dumps(settings))  # in place: the sandbox shows this file, not its name
