@@ -121,16 +121,21 @@ def breakdown(run: ClassRun) -> dict:
 
 
 class PeakMemory:
-    """The largest memory this process's descendants held at once while the block ran, sampled every 0.2 s.
+    """The largest memory the block's grading held at once, sampled every 0.2 s.
 
-    One grading job is a worker process, the kernel it runs and that kernel's JVM: their resident
-    sizes summed (pages they share counted in each, so an upper bound) and their proportional sizes
-    summed (shared pages split, what the job adds to the machine). The run's checker, which every job
-    of a class shares, is measured on its own, with the CPU time it used.
+    The machine's view: how far the memory in use (total less available, so page cache that can be dropped
+    is left out) rose above where it was when the block began. With ``processes``, also by process: one
+    grading job is a worker process, its kernels' fork server, the kernel it runs and that kernel's JVM.
+    Their proportional sizes summed (a page shared by n processes counted 1/n in each) count the pages the
+    kernel shares with the server it was forked from once: what the job adds to the machine. Their resident
+    sizes summed count those pages in both, an upper bound. The run's checker, which every job of a class
+    shares, is measured on its own, with the CPU time it used. Reading every process's page map costs CPU
+    time, so timed runs sample the machine only.
     """
 
-    def __init__(self) -> None:
-        self.rss_mb = self.pss_mb = self.checker_rss_mb = self.checker_pss_mb = 0.0
+    def __init__(self, processes: bool = True) -> None:
+        self.processes = processes
+        self.rss_mb = self.pss_mb = self.checker_rss_mb = self.checker_pss_mb = self.machine_mb = 0.0
         self._checker_cpu: dict[int, float] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._sample, daemon=True)
@@ -138,6 +143,7 @@ class PeakMemory:
     def __enter__(self) -> PeakMemory:
         # Only what the block starts: a process already running (the bench's own Spark JVM) is no grading job's.
         self._before = {process.pid for process in psutil.Process().children(recursive=True)}
+        self._in_use_before = self._in_use()
         self._thread.start()
         return self
 
@@ -150,36 +156,47 @@ class PeakMemory:
         """CPU time the block's checkers used, as last sampled (to within 0.2 s of their end)."""
         return sum(self._checker_cpu.values())
 
+    @staticmethod
+    def _in_use() -> int:
+        memory = psutil.virtual_memory()
+        return memory.total - memory.available
+
     def _sample(self) -> None:
-        me = psutil.Process()
         while not self._stop.wait(0.2):
-            children = multiprocessing.active_children()
-            checkers = {child.pid for child in children if child.name.startswith(CheckerManager.__name__)}
-            job, checker = [0, 0], [0, 0]
-            for process in me.children(recursive=True):
-                if process.pid in self._before:
-                    continue
-                try:
-                    memory = process.memory_full_info()
-                    if process.pid in checkers:
-                        times = process.cpu_times()
-                        self._checker_cpu[process.pid] = times.user + times.system
-                except psutil.Error:  # ended between listing and reading
-                    continue
-                total = checker if process.pid in checkers else job
-                total[0], total[1] = total[0] + memory.rss, total[1] + memory.pss
-            self.rss_mb, self.pss_mb = max(self.rss_mb, job[0] / 2**20), max(self.pss_mb, job[1] / 2**20)
-            self.checker_rss_mb = max(self.checker_rss_mb, checker[0] / 2**20)
-            self.checker_pss_mb = max(self.checker_pss_mb, checker[1] / 2**20)
+            self.machine_mb = max(self.machine_mb, (self._in_use() - self._in_use_before) / 2**20)
+            if self.processes:
+                self._sample_processes()
+
+    def _sample_processes(self) -> None:
+        children = multiprocessing.active_children()
+        checkers = {child.pid for child in children if child.name.startswith(CheckerManager.__name__)}
+        job, checker = [0, 0], [0, 0]
+        for process in psutil.Process().children(recursive=True):
+            if process.pid in self._before:
+                continue
+            try:
+                memory = process.memory_full_info()
+                if process.pid in checkers:
+                    times = process.cpu_times()
+                    self._checker_cpu[process.pid] = times.user + times.system
+            except psutil.Error:  # ended between listing and reading
+                continue
+            total = checker if process.pid in checkers else job
+            total[0], total[1] = total[0] + memory.rss, total[1] + memory.pss
+        self.rss_mb, self.pss_mb = max(self.rss_mb, job[0] / 2**20), max(self.pss_mb, job[1] / 2**20)
+        self.checker_rss_mb = max(self.checker_rss_mb, checker[0] / 2**20)
+        self.checker_pss_mb = max(self.checker_pss_mb, checker[1] / 2**20)
 
 
 def measure(work: Path, size: int = 24) -> dict:
     """Grade a synthetic class with 1 and with 2 jobs, and one submission with and without the sandbox."""
     submissions = synthetic_class(size)
     runs, scores = {}, {}
+    machine = {}
     for jobs in (1, 2):
         started = time.perf_counter()
-        scores[jobs], runs[jobs] = round_trip(work / f"class-{jobs}", submissions, jobs=jobs)
+        with PeakMemory(processes=False) as machine[jobs]:
+            scores[jobs], runs[jobs] = round_trip(work / f"class-{jobs}", submissions, jobs=jobs)
         print(f"  graded {size} submissions with {jobs} job(s) in {time.perf_counter() - started:.0f} s", flush=True)
     identical = (
         scores[1].sort_values(["student", "grade_id"]).score.tolist()
@@ -203,10 +220,13 @@ def measure(work: Path, size: int = 24) -> dict:
             "submissions_per_hour_jobs_2": 3600 * size / parallel,
             "speedup_2_jobs": sequential / parallel,
             "seconds_per_submission": sequential / size,
-            "peak_memory_mb_per_job": peak.rss_mb,
-            "peak_proportional_memory_mb_per_job": peak.pss_mb,
-            "peak_memory_mb_checker": peak.checker_rss_mb,
-            "peak_proportional_memory_mb_checker": peak.checker_pss_mb,
+            "peak_memory_mb_per_job": peak.pss_mb,
+            "peak_resident_mb_per_job_summed": peak.rss_mb,
+            "peak_memory_mb_checker": peak.checker_pss_mb,
+            "peak_resident_mb_checker": peak.checker_rss_mb,
+            "machine_memory_mb_jobs_1": machine[1].machine_mb,
+            "machine_memory_mb_jobs_2": machine[2].machine_mb,
+            "machine_memory_mb_second_job": machine[2].machine_mb - machine[1].machine_mb,
             "checker_cpu_seconds_one_submission": peak.checker_cpu_seconds,
             "seconds_per_submission_own_sample": own_samples,
             "seconds_per_submission_one_sample": one_sample,

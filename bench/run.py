@@ -516,8 +516,7 @@ def targets(result: dict) -> dict:
             "copies of students with fewer than 3 unusual shingles have nothing to be told by"
         ),
         "grading peak memory <= 1500 MB per job": (
-            "resident sizes summed count the pages a kernel shares with its fork server twice; "
-            "proportional: see peak_proportional_memory_mb_per_job (README)"
+            "proportional sizes summed; machine_memory_mb_second_job is what a second job adds (README)"
         ),
         "speedup_2_jobs >= 1.6": "one job keeps more than one of the 2 cores busy by itself (its fork server imports "
         "while the grader prepares)",

@@ -108,8 +108,11 @@ def grade_class(
     """
     if sandboxed:
         sandbox.require()
-    options = (*options, *(() if sandboxed else ("--SandboxedExecute.sandboxed=False",)))
-    jobs = max(1, jobs or os.cpu_count() or 1)
+    cores = os.cpu_count() or 1
+    jobs = max(1, jobs or cores)
+    # Each job's kernel gets its share of the cores: two jobs' torch, two threads each, on two cores wait on each other.
+    threads = () if jobs == 1 else (f"--SandboxedExecute.kernel_threads={max(1, cores // jobs)}",)
+    options = (*threads, *options, *(() if sandboxed else ("--SandboxedExecute.sandboxed=False",)))
     students = students if students is not None else submitted_students(course)
     _ensure_assignment(course)
     ensure_class_archive()  # once per machine: every notebook's Spark then starts sooner

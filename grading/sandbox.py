@@ -52,6 +52,7 @@ class Limits:
     tmp_bytes: int = 2**30  # its private /tmp (a tmpfs, so this is also memory)
     open_files: int = 4096
     cpu_seconds: int = 4 * 3600  # per process, a last resort behind the per-cell CPU limit
+    threads: int = 0  # threads of its numerical libraries (OpenMP: torch, numpy); 0 leaves them one per core
 
 
 #: The sandbox users' ids when grading as root; each running kernel leases one (see :class:`SandboxUser`).

@@ -98,6 +98,9 @@ class SandboxedExecute(Execute):
     disk_bytes = Int(LIMITS.disk_bytes, help="Everything in the kernel's working folder together").tag(config=True)
     tmp_bytes = Int(LIMITS.tmp_bytes, help="The sandbox's private /tmp (memory)").tag(config=True)
     open_files = Int(LIMITS.open_files, help="Open files of each process in the sandbox").tag(config=True)
+    kernel_threads = Int(
+        LIMITS.threads, help="Threads of each kernel's torch and numpy (0: one per core); make autograde shares the cores"
+    ).tag(config=True)
     max_output_chars = Int(100_000, help="Output a cell may keep, in characters").tag(config=True)
     max_evidence_bytes = Int(MAX_EVIDENCE_BYTES, help="Largest evidence file a test may export").tag(config=True)
 
@@ -111,7 +114,13 @@ class SandboxedExecute(Execute):
     def limits(self) -> sandbox.Limits:
         """The sandbox's limits, as configured."""
         return sandbox.Limits(
-            self.memory_bytes, self.processes, self.file_bytes, self.disk_bytes, self.tmp_bytes, self.open_files
+            self.memory_bytes,
+            self.processes,
+            self.file_bytes,
+            self.disk_bytes,
+            self.tmp_bytes,
+            self.open_files,
+            threads=self.kernel_threads,
         )
 
     # ------------------------------------------------------------ the steps

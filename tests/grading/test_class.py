@@ -14,6 +14,7 @@ import dataclasses
 import hashlib
 import html
 import json
+import os
 import re
 import socket
 import threading
@@ -29,6 +30,8 @@ from grading.gradebook import url
 pytestmark = pytest.mark.slow
 
 OPTIONS = roundtrip.QUICK_CPU_LIMIT
+#: A last cell that shows how many threads the kernel's torch runs.
+THREADS = "import torch\nprint(f'torch threads: {torch.get_num_threads()}')"
 
 
 class Listener:
@@ -83,7 +86,7 @@ def graded(tmp_path_factory):
     # Notebooks 1 and 2 hold the most points and the cells the attacks go after; the golden "solution"
     # of round 2 is the second honest student, with all four notebooks.
     honest = {
-        "honest": golden.Crafted(notebooks=(attacks.NB1, attacks.NB2)),
+        "honest": golden.Crafted(notebooks=(attacks.NB1, attacks.NB2), added={attacks.NB2: (THREADS,)}),
         "kernel_dies_alone": attacks.MISBEHAVING["kernel_dies"],
     }
     course.prepare_course(course_dir)
@@ -101,6 +104,7 @@ def graded(tmp_path_factory):
         "tampering": attacks.TAMPERING,
         "escapes": attacks.escapes(listener.port, str(course_dir)),
         **attacks.MISBEHAVING,
+        "edited_tests": dataclasses.replace(attacks.MISBEHAVING["edited_tests"], added={attacks.NB2: (THREADS,)}),
     }
     for student, crafted in {**honest, **everyone}.items():
         course.submit(course_dir, student, golden.make_submission(release, crafted))
@@ -269,6 +273,13 @@ def test_grading_one_at_a_time_gives_the_same_scores(graded):
         )
         tests = [c for name in submitted for c in course.source_cells()[name] if course.is_test_cell(c)]
         assert len(sequential) == len(tests) and sequential == parallel, alone
+
+
+def test_each_job_s_kernel_runs_its_share_of_the_cores(graded):
+    """One job has every core; two jobs on this machine's cores share them, so their kernels never wait on each other."""
+    cores = os.cpu_count() or 1
+    assert f"torch threads: {cores}" in _outputs(graded, "honest", attacks.NB2)
+    assert f"torch threads: {max(1, cores // 2)}" in _outputs(graded, "edited_tests", attacks.NB2)
 
 
 def test_the_class_report_shows_what_the_gradebook_holds(graded, chromium, spark):
