@@ -99,7 +99,7 @@ class SandboxedExecute(Execute):
     tmp_bytes = Int(LIMITS.tmp_bytes, help="The sandbox's private /tmp (memory)").tag(config=True)
     open_files = Int(LIMITS.open_files, help="Open files of each process in the sandbox").tag(config=True)
     kernel_threads = Int(
-        LIMITS.threads, help="Threads of each kernel's torch and numpy (0: one per core); make autograde shares the cores"
+        LIMITS.threads, help="Threads of each kernel's torch and numpy (0: one per core; make autograde shares them)"
     ).tag(config=True)
     max_output_chars = Int(100_000, help="Output a cell may keep, in characters").tag(config=True)
     max_evidence_bytes = Int(MAX_EVIDENCE_BYTES, help="Largest evidence file a test may export").tag(config=True)

@@ -276,7 +276,7 @@ def test_grading_one_at_a_time_gives_the_same_scores(graded):
 
 
 def test_each_job_s_kernel_runs_its_share_of_the_cores(graded):
-    """One job has every core; two jobs on this machine's cores share them, so their kernels never wait on each other."""
+    """One job has every core; two jobs share them, so that their kernels do not wait on each other."""
     cores = os.cpu_count() or 1
     assert f"torch threads: {cores}" in _outputs(graded, "honest", attacks.NB2)
     assert f"torch threads: {max(1, cores // 2)}" in _outputs(graded, "edited_tests", attacks.NB2)
