@@ -32,8 +32,10 @@ class NotebookSandbox:
         published: list[Path],
         sample: Path | None,
         submission: SubmissionSandbox | None,
+        threads: dict[str, str] | None = None,
     ):
         self.lab, self.sample, self.submission = lab, sample, submission
+        self.threads = threads or {}  # the unprotected kernel's thread settings (a sandbox has its own)
         if submission is None:
             self.runtime = Path(tempfile.mkdtemp(prefix="lab5-"))
             self.exports = self.runtime / "exports"
@@ -72,6 +74,7 @@ class NotebookSandbox:
     def unprotected_command(self, argv: list[str]) -> list[str]:
         """The kernel's command line when it runs unsandboxed: in the notebook's folder, on the run's images."""
         env = {"LAB_DATA_DIR": str(self.lab.dataset.root), "LAB_WEIGHTS": self.lab.weights, "LAB_SPARK_UI": "false"}
+        env |= self.threads
         if self.sample is not None:
             env["LAB_GRADING_SAMPLE"] = str(self.sample)
         return ["env", "-C", str(self.lab.notebook_dir), *(f"{k}={v}" for k, v in env.items()), *argv]

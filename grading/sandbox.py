@@ -54,6 +54,10 @@ class Limits:
     cpu_seconds: int = 4 * 3600  # per process, a last resort behind the per-cell CPU limit
     threads: int = 0  # threads of its numerical libraries (OpenMP: torch, numpy); 0 leaves them one per core
 
+    def thread_settings(self) -> dict[str, str]:
+        """The environment that holds its numerical libraries to ``threads`` (read by OpenMP when torch loads)."""
+        return {"OMP_NUM_THREADS": str(self.threads)} if self.threads else {}
+
 
 #: The sandbox users' ids when grading as root; each running kernel leases one (see :class:`SandboxUser`).
 USER_IDS = range(61000, 62000)

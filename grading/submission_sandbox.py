@@ -177,8 +177,7 @@ class SubmissionSandbox:
             "PYTHONDONTWRITEBYTECODE": "1",
             "PYDEVD_DISABLE_FILE_VALIDATION": "1",  # debugpy (imported by ipykernel) would warn on stderr
         }
-        if self.limits.threads:  # read by OpenMP when torch and numpy load, in the fork server
-            env["OMP_NUM_THREADS"] = str(self.limits.threads)
+        env |= self.limits.thread_settings()
         if self.sample is not None:
             read_only[GRADER_DIR / "sample.json"] = self.sample
             env["LAB_GRADING_SAMPLE"] = str(GRADER_DIR / "sample.json")

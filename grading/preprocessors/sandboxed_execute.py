@@ -146,9 +146,10 @@ class SandboxedExecute(Execute):
         self.ledger = ShortcutLedger(nb.cells, shortcuts=carried_forward(records.read(folder), nb.cells))
         sample = Path(self.grading_sample) if self.grading_sample else None
         # Started first (on the submission's first notebook): its fork server imports while the checks publish.
-        submission = for_submission(self.lab, sample, self.limits()) if self.sandboxed else None
+        limits = self.limits()
+        submission = for_submission(self.lab, sample, limits) if self.sandboxed else None
         published = checks().publish(self.run, name)
-        self.box = NotebookSandbox(nb.cells, self.lab, published, sample, submission)
+        self.box = NotebookSandbox(nb.cells, self.lab, published, sample, submission, limits.thread_settings())
         self.listener = SensorListener(self.box.sensor_socket, self.ledger.record) if self.sandboxed else None
         self.timing["prepare"] = time.perf_counter() - started
         try:
