@@ -120,8 +120,9 @@ def breakdown(run: ClassRun) -> dict:
     return result
 
 
-class PeakMemory:
-    """The largest memory the block's grading held at once, sampled every 0.2 s.
+class ResourceUse:
+    """The core-seconds the machine was busy while the block ran, and the largest memory its grading held at once,
+    sampled every 0.2 s.
 
     The machine's view: how far the memory in use (total less available, so page cache that can be dropped
     is left out) rose above where it was when the block began. With ``processes``, also by process: one
@@ -140,16 +141,23 @@ class PeakMemory:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._sample, daemon=True)
 
-    def __enter__(self) -> PeakMemory:
+    def __enter__(self) -> ResourceUse:
         # Only what the block starts: a process already running (the bench's own Spark JVM) is no grading job's.
         self._before = {process.pid for process in psutil.Process().children(recursive=True)}
         self._in_use_before = self._in_use()
+        self._busy_before = self._busy()
         self._thread.start()
         return self
 
     def __exit__(self, *_) -> None:
+        self.busy_core_seconds = self._busy() - self._busy_before
         self._stop.set()
         self._thread.join()
+
+    @staticmethod
+    def _busy() -> float:
+        times = psutil.cpu_times()  # of every core; time stolen by the hypervisor is not the machine's work
+        return times.user + times.nice + times.system + times.irq + times.softirq
 
     @property
     def checker_cpu_seconds(self) -> float:
@@ -195,7 +203,7 @@ def measure(work: Path, size: int = 24) -> dict:
     machine = {}
     for jobs in (1, 2):
         started = time.perf_counter()
-        with PeakMemory(processes=False) as machine[jobs]:
+        with ResourceUse(processes=False) as machine[jobs]:
             scores[jobs], runs[jobs] = round_trip(work / f"class-{jobs}", submissions, jobs=jobs)
         print(f"  graded {size} submissions with {jobs} job(s) in {time.perf_counter() - started:.0f} s", flush=True)
     identical = (
@@ -203,7 +211,7 @@ def measure(work: Path, size: int = 24) -> dict:
         == scores[2].sort_values(["student", "grade_id"]).score.tolist()
     )
     solo = {"solution": GOLDEN["solution"]}
-    with PeakMemory() as peak:
+    with ResourceUse() as peak:
         sandboxed = round_trip(work / "sandboxed", solo, jobs=1)[1].graded[0].seconds
     # What unseen samples cost: three solutions graded on a sample each, then all three on one.
     trio = {f"solution{number}": GOLDEN["solution"] for number in range(3)}
@@ -220,6 +228,10 @@ def measure(work: Path, size: int = 24) -> dict:
             "submissions_per_hour_jobs_2": 3600 * size / parallel,
             "speedup_2_jobs": sequential / parallel,
             "seconds_per_submission": sequential / size,
+            # Whatever ran on the machine meanwhile (the bench itself is idle then): with 2 jobs, a submission's
+            # work costs more core-seconds than alone if the 2 cores slow each other down.
+            "core_seconds_per_submission_jobs_1": machine[1].busy_core_seconds / size,
+            "core_seconds_per_submission_jobs_2": machine[2].busy_core_seconds / size,
             "peak_memory_mb_per_job": peak.pss_mb,
             "peak_resident_mb_per_job_summed": peak.rss_mb,
             "peak_memory_mb_checker": peak.checker_pss_mb,

@@ -1,10 +1,11 @@
 """After grading: a hidden test fixed and the class regraded, late work penalised once, grades for the LMS.
 
-One scratch course, three students who submit only notebook 4 (its questions are the ones a
+One scratch course, two students who submit only notebook 4 (its questions are the ones a
 threshold decides; the other notebooks score 0 as missing): ``exact`` finds the 5 exact nearest
-neighbours, ``four_of_five`` only 4 of them, and ``late`` is ``exact`` handed in 2.5 days after the
-due date. The class is graded, an instructor grades a cell by hand, then Q11's setting in ``source/``
-goes from ``at_least=4`` to ``at_least=5`` and the class is regraded.
+neighbours, on time; ``late`` finds only 4 of them and hands in 2.5 days after the due date, so that
+the fixed test and the penalty meet in one submission. The class is graded, an instructor grades a
+cell by hand, then Q11's setting in ``source/`` goes from ``at_least=4`` to ``at_least=5`` and the
+class is regraded.
 """
 
 from __future__ import annotations
@@ -40,11 +41,10 @@ EXACT = RANKED + "neighbors = spark.createDataFrame(ranked.head(5))\n"
 FOUR_OF_FIVE = RANKED + "neighbors = spark.createDataFrame(pd.concat([ranked.head(4), ranked.tail(1)]))\n"
 STUDENTS = {
     "exact": (golden.Crafted(answers={"q11_answer": EXACT}, notebooks=(NB4,)), DUE - timedelta(hours=1)),
-    "four_of_five": (
+    "late": (
         golden.Crafted(answers={"q11_answer": FOUR_OF_FIVE}, notebooks=(NB4,)),
-        DUE - timedelta(minutes=5),
+        DUE + timedelta(days=2, hours=12),
     ),
-    "late": (golden.Crafted(answers={"q11_answer": EXACT}, notebooks=(NB4,)), DUE + timedelta(days=2, hours=12)),
 }
 MANUAL = {
     "student": "exact",
@@ -114,7 +114,7 @@ def regraded(tmp_path_factory):
 
 
 def test_the_class_first_scores_what_its_answers_earn(regraded):
-    """With at_least=4, all three earn every point of notebook 4 (the hand-graded cell aside)."""
+    """With at_least=4, both earn every point of notebook 4 (the hand-graded cell aside)."""
     points = course.test_points()
     for student, state in regraded["before"].items():
         expected = {grade: points[grade] for grade in state["scores"]}
@@ -124,7 +124,7 @@ def test_the_class_first_scores_what_its_answers_earn(regraded):
 
 
 def test_a_fixed_threshold_changes_exactly_the_students_it_affects(regraded):
-    """Raised to 5 of 5, only four_of_five loses Q11; every other score stays, and so does every sample."""
+    """Raised to 5 of 5, only the four-of-five answer loses Q11; every other score stays, and so does every sample."""
     before, after = regraded["before"], regraded["after"]
     changed = {
         (student, grade)
@@ -132,8 +132,8 @@ def test_a_fixed_threshold_changes_exactly_the_students_it_affects(regraded):
         for grade in before[student]["scores"]
         if before[student]["scores"][grade] != after[student]["scores"][grade]
     }
-    assert changed == {("four_of_five", "q11_five_nearest_neighbors")}
-    assert after["four_of_five"]["scores"]["q11_five_nearest_neighbors"] == 0
+    assert changed == {("late", "q11_five_nearest_neighbors")}
+    assert after["late"]["scores"]["q11_five_nearest_neighbors"] == 0
     assert regraded["seeds"][0] == regraded["seeds"][1]
 
 
@@ -144,10 +144,14 @@ def test_a_regrade_keeps_manual_grades_and_comments(regraded):
 
 
 def test_late_work_loses_exactly_the_configured_penalty_once(regraded):
-    """2.5 days late is 3 started days: 30% of the notebook's score, the same after the regrade (nbgrader #723)."""
-    for state in (regraded["before"], regraded["after"]):
-        assert state["late"]["penalty"] == pytest.approx(0.3 * sum(state["late"]["scores"].values()))
-        assert state["exact"]["penalty"] == state["four_of_five"]["penalty"] == 0
+    """2.5 days late is 3 started days: 30% of the notebook's score, before and after the regrade lowered that
+    score, and once (nbgrader #723); work on time loses nothing.
+    """
+    late = [sum(state["late"]["scores"].values()) for state in (regraded["before"], regraded["after"])]
+    assert late[1] < late[0]
+    for state, score in zip((regraded["before"], regraded["after"]), late, strict=True):
+        assert state["late"]["penalty"] == pytest.approx(0.3 * score)
+        assert state["exact"]["penalty"] == 0
 
 
 def test_points_per_question_and_canvas_import(regraded, tmp_path):
@@ -158,7 +162,6 @@ def test_points_per_question_and_canvas_import(regraded, tmp_path):
         "Student,ID,SIS User ID,SIS Login ID,Section,Lab 5 (4321),Lab 4 (4320)\n"
         "    Points Possible,,,,,20.00,10.00\n"
         "Exact Student,101,s101,exact,A,,7\n"
-        "Four Of-Five,102,s102,four_of_five,A,,8\n"
         "Late Student,103,s103,late,B,,9\n"
         "Absent Student,104,s104,absent,B,,10\n"
     )
