@@ -196,9 +196,21 @@ class ResourceUse:
         self.checker_pss_mb = max(self.checker_pss_mb, checker[1] / 2**20)
 
 
+def reference_seconds(loops: int = 30_000_000) -> float:
+    """Seconds a fixed pure-Python loop takes on one core: how fast this machine is today, since its speed varies
+    from one half-hour to the next; grading figures of two runs compare in units of it.
+    """
+    started = time.process_time()
+    total = 0
+    for number in range(loops):
+        total += number
+    return time.process_time() - started
+
+
 def measure(work: Path, size: int = 24) -> dict:
     """Grade a synthetic class with 1 and with 2 jobs, and one submission with and without the sandbox."""
     submissions = synthetic_class(size)
+    speed = [reference_seconds()]
     runs, scores = {}, {}
     machine = {}
     for jobs in (1, 2):
@@ -219,6 +231,7 @@ def measure(work: Path, size: int = 24) -> dict:
     one_sample = round_trip(work / "one-sample", trio, jobs=1, sample_pool=1)[1].seconds / len(trio)
     bare = round_trip(work / "bare", solo, jobs=1, options=("--SandboxedExecute.sandboxed=False",))[1].graded[0].seconds
     sequential, parallel = runs[1].seconds, runs[2].seconds
+    speed.append(reference_seconds())
     return {
         "grading": {
             "submissions": size,
@@ -228,6 +241,7 @@ def measure(work: Path, size: int = 24) -> dict:
             "submissions_per_hour_jobs_2": 3600 * size / parallel,
             "speedup_2_jobs": sequential / parallel,
             "seconds_per_submission": sequential / size,
+            "machine_reference_seconds": speed,  # before and after: reference_seconds()
             # Whatever ran on the machine meanwhile (the bench itself is idle then): with 2 jobs, a submission's
             # work costs more core-seconds than alone if the 2 cores slow each other down.
             "core_seconds_per_submission_jobs_1": machine[1].busy_core_seconds / size,
