@@ -424,6 +424,26 @@ def _rename_first(notebooks: dict) -> None:
 #: Code that misbehaves without attacking: each costs only its own question, and the notebooks after
 #: it are graded as usual. Each is handed in with the notebooks that show it: its own, and notebook 2
 #: after a notebook 1 that crashed or lost tests.
+#: Notebook 3 leaves a view and a cached table in the submission's driver JVM, then stops the JVM itself;
+#: notebook 4 runs in the same JVM (it prints its pid too) with neither, and scores full marks.
+LEAVE_IN_DRIVER = r"""
+import os, signal
+spark.range(3).createOrReplaceGlobalTempView("left_behind")
+spark.range(1000).cache().count()
+print("JVM", spark.sparkContext._jvm.java.lang.ProcessHandle.current().pid())
+for pid in [name for name in os.listdir("/proc") if name.isdigit()]:
+    try:
+        if open(f"/proc/{pid}/comm").read().strip() == "java":
+            os.kill(int(pid), signal.SIGSTOP)
+    except OSError:
+        pass
+""".strip()
+LOOK_IN_DRIVER = r"""
+left = spark.catalog.tableExists("global_temp.left_behind")
+print("ATTACK left in driver", "succeeded:" if left else "failed:", "view seen" if left else "view gone")
+print("JVM", spark.sparkContext._jvm.java.lang.ProcessHandle.current().pid())
+""".strip()
+
 MISBEHAVING = {
     "infinite_loop": Crafted(
         answers={"q1_answer": "while True:\n    pass\n"}, notebooks=(NB1,), loses=("q1_resize_224_jpeg",)
@@ -448,6 +468,7 @@ MISBEHAVING = {
         edit=_edit_tests,
     ),
     "renamed_and_missing": Crafted(notebooks=(NB1, NB2), loses=("q1_resize_224_jpeg",), edit=_rename_first),
+    "left_in_driver": Crafted(added={NB3: (LEAVE_IN_DRIVER,), NB4: (LOOK_IN_DRIVER,)}, notebooks=(NB3, NB4)),
 }
 
 

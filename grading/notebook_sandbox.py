@@ -9,6 +9,7 @@ its socket and the folder the tests export their evidence to; see :mod:`grading.
 from __future__ import annotations
 
 import contextlib
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -20,6 +21,19 @@ from grading.submission_sandbox import ForkedKernel, SubmissionSandbox
 from grading.watchdog import process_tree
 from helpers.config import PROJECT_ROOT
 from helpers.lab import LabSetup
+
+#: A code line that imports Spark, directly or through the lab's helpers: the notebook's kernel attaches to the
+#: submission's driver JVM (``grading.submission_sandbox``).
+SPARK_IMPORT = re.compile(
+    r"^\s*(?:import\s+pyspark\b|from\s+pyspark[\s.]|(?:import|from)\s+helpers\.spark\b"
+    r"|from\s+helpers\s+import\s.*\bspark\b)",
+    re.MULTILINE,
+)
+
+
+def uses_spark(cells: list[NotebookNode]) -> bool:
+    """Whether a code cell of the notebook imports Spark."""
+    return any(cell.cell_type == "code" and SPARK_IMPORT.search(cell.source) for cell in cells)
 
 
 class NotebookSandbox:
@@ -35,6 +49,7 @@ class NotebookSandbox:
         threads: dict[str, str] | None = None,
     ):
         self.lab, self.sample, self.submission = lab, sample, submission
+        self.spark = uses_spark(cells)
         self.threads = threads or {}  # the unprotected kernel's thread settings (a sandbox has its own)
         if submission is None:
             self.runtime = Path(tempfile.mkdtemp(prefix="lab5-"))
@@ -69,7 +84,11 @@ class NotebookSandbox:
         if self.submission.uid is not None:
             with contextlib.suppress(OSError):
                 shutil.chown(self.runtime / "kernel" / "connection.json", self.submission.uid, self.submission.uid)
-        return self.submission.fork(argv)
+        return self.submission.fork(argv, self.spark)
+
+    def watched(self, root: int) -> list[int]:
+        """The processes whose trees a cell's CPU time counts: the kernel's ``root`` and the driver JVM it shares."""
+        return [root, *(self.submission.driver_roots() if self.submission is not None and self.spark else ())]
 
     def unprotected_command(self, argv: list[str]) -> list[str]:
         """The kernel's command line when it runs unsandboxed: in the notebook's folder, on the run's images."""

@@ -6,7 +6,11 @@ the next the grader shows through folders the sandbox binds once and that it ref
 notebook (:meth:`SubmissionSandbox.admit`): the reference files the notebook may read (hard links in a
 staging folder shown as the lab's cache), the sensor's settings, the sandbox user's identity, and the
 runtime folders (the kernel's sockets, the evidence its tests export). Before each kernel, every other
-process of the sandbox is killed: nothing of an earlier notebook's sees the next notebook's files.
+process of the sandbox is killed: nothing of an earlier notebook's sees the next notebook's files. One
+exception: the notebooks that use Spark share the submission's driver JVM (``grading/zygote.py``), which
+lives from the first of them to the end of the submission. Each kernel stops the SparkContext an earlier
+one left in it, and everything the JVM started is killed with the rest; what it holds is the student's
+own (nothing of the grader's passes through it, and an earlier notebook's grades are in by then).
 
 Read-only, the sandbox shows the Python environment, the lab's ``helpers`` package, the sensor, the two
 files of ``grading`` that hidden test cells import, the run's images (in ``GRADER_DIR``), the
@@ -32,7 +36,7 @@ import time
 from pathlib import Path
 
 from grading import sandbox
-from grading.watchdog import kill_tree, living, process_tree
+from grading.watchdog import children_of, kill_tree, living, process_tree
 from helpers.config import GRADER_DIR, PROJECT_ROOT, cache_dir, java_home_setting, subset_setting
 from helpers.java import require_java
 from helpers.lab import LabSetup
@@ -210,6 +214,8 @@ class SubmissionSandbox:
         self.channel = ours
         self.server: int | None = None  # its pid, once it is ready
         self.spare: set[tuple[int, str]] = set()
+        self.driver: int | None = None  # the driver JVM's holder, once a Spark notebook has started it
+        self._driver_spare: set[tuple[int, str]] = set()  # the holder and its JVM
 
     def _ready(self) -> int:
         """The server's pid, once it has imported what the kernels use."""
@@ -223,28 +229,45 @@ class SubmissionSandbox:
         return self.server
 
     def clear(self, patience: float = 60.0) -> None:
-        """Kill every process of the sandbox but the server (and bubblewrap's), and wake the server if stopped."""
+        """Kill every process of the sandbox but the server (and bubblewrap's) and the driver JVM, and wake them if
+        stopped.
+        """
         if self.server is None:
             return
         deadline = time.monotonic() + patience
-        while kill_tree(self.process.pid, self.spare) and time.monotonic() < deadline:
+        while kill_tree(self.process.pid, spare=self.spare | self._driver_spare) and time.monotonic() < deadline:
             time.sleep(0.05)
-        with contextlib.suppress(OSError):
-            os.kill(self.server, signal.SIGCONT)
+        # Stopped by an earlier kernel (same user), the server and the driver JVM would hold up the next one.
+        held = [self.server, *(pid for pid, started in self._driver_spare if living(pid) == (pid, started))]
+        for pid in held:
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGCONT)
 
-    def fork(self, argv: list[str]) -> ForkedKernel:
-        """A kernel forked with ipykernel's arguments in ``argv`` (after ``ipykernel_launcher``)."""
+    def driver_roots(self) -> list[int]:
+        """The driver JVM's holder, while it lives: its tree is the running kernel's too (the watchdog counts it)."""
+        return [self.driver] if self.driver is not None and living(self.driver) in self._driver_spare else []
+
+    def fork(self, argv: list[str], spark: bool) -> ForkedKernel:
+        """A kernel forked with ipykernel's arguments in ``argv`` (after ``ipykernel_launcher``); with ``spark``,
+        attached to the submission's driver JVM (started first when there is none).
+        """
         if self.process.poll() is not None:  # killed by a kernel of an earlier notebook (it runs as their user)
             self.channel.close()
             self._start()
         self._ready()
         self.clear()
         position = argv.index("ipykernel_launcher")
-        self.channel.send(json.dumps({"argv": argv[position + 1 :], "uid": self.uid}).encode())
+        request = {"argv": argv[position + 1 :], "uid": self.uid, "spark": spark}
+        self.channel.send(json.dumps(request).encode())
         reply = json.loads(self.channel.recv(65536) or b"{}")
         pid = _global_pid(self.process.pid, reply["pid"]) if "pid" in reply else None
         if pid is None:
             raise RuntimeError("the kernels' fork server could not fork a kernel")
+        driver = _global_pid(self.process.pid, reply["driver"]) if reply.get("driver") else None
+        if driver != self.driver:  # started now (the holder's only child is its JVM), or gone
+            self.driver = driver
+            holder = [driver, *children_of(driver)] if driver else []
+            self._driver_spare = {identity for pid in holder if (identity := living(pid))}
         return ForkedKernel(pid)
 
     # ------------------------------------------------------------ one notebook after another

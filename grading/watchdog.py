@@ -1,8 +1,9 @@
 """Stops a cell that uses too much CPU time or disk, whatever the rest of the machine is doing.
 
 A cell's time limit counts the CPU time of the kernel's whole process tree (the kernel, the JVM Spark
-starts, any process the student starts), not wall-clock time: on a grading server busy with other
-jobs a correct answer takes longer but uses the same CPU time, so its score cannot depend on the load.
+starts or the submission's driver JVM it shares, any process the student starts), not wall-clock time:
+on a grading server busy with other jobs a correct answer takes longer but uses the same CPU time, so
+its score cannot depend on the load.
 An endless loop uses CPU as fast as it gets it and is stopped after the limit; ``nbgrader``'s
 wall-clock ``Execute.timeout`` stays as a much larger backstop for code that sleeps.
 """
@@ -13,7 +14,7 @@ import contextlib
 import os
 import signal
 import threading
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
 
 TICKS = os.sysconf("SC_CLK_TCK")
@@ -44,13 +45,18 @@ def _started(tree: list[int], before: Collection[tuple[int, str]]) -> list[int]:
     return [pid for pid in tree if (identity := living(pid)) and identity not in before]
 
 
-def process_tree(root: int) -> list[int]:
-    """``root`` and all its living descendants."""
+def _children() -> dict[int, list[int]]:
     children: dict[int, list[int]] = {}
     for entry in os.scandir("/proc"):
         if entry.name.isdigit() and (fields := _stat(int(entry.name))):
             children.setdefault(int(fields[1]), []).append(int(entry.name))
-    tree, todo = [], [root]
+    return children
+
+
+def process_tree(*roots: int) -> list[int]:
+    """The ``roots`` and all their living descendants."""
+    children = _children()
+    tree, todo = [], list(roots)
     while todo:
         pid = todo.pop()
         tree.append(pid)
@@ -58,18 +64,23 @@ def process_tree(root: int) -> list[int]:
     return tree
 
 
-def kill_tree(root: int, spare: Collection[tuple[int, str]] = (), rounds: int = 50) -> set[tuple[int, str]]:
-    """SIGKILL ``root``'s tree but the processes in ``spare``; returns those killed. They are stopped first (for a
-    few rounds, while any still runs): killing a fork bomb's processes as they run frees the places its
+def children_of(pid: int) -> list[int]:
+    """The living children of ``pid``."""
+    return _children().get(pid, [])
+
+
+def kill_tree(*roots: int, spare: Collection[tuple[int, str]] = (), rounds: int = 50) -> set[tuple[int, str]]:
+    """SIGKILL the trees of ``roots`` but the processes in ``spare``; returns those killed. They are stopped first
+    (for a few rounds, while any still runs): killing a fork bomb's processes as they run frees the places its
     others fork into.
     """
     for _ in range(rounds):
-        running = [pid for pid in _started(process_tree(root), spare) if (_stat(pid) or ["T"])[0] != "T"]
+        running = [pid for pid in _started(process_tree(*roots), spare) if (_stat(pid) or ["T"])[0] != "T"]
         if not running:
             break
         for pid in running:
             _send(pid, signal.SIGSTOP)
-    doomed = {pid: living(pid) for pid in reversed(_started(process_tree(root), spare))}
+    doomed = {pid: living(pid) for pid in reversed(_started(process_tree(*roots), spare))}
     for pid in doomed:
         _send(pid, signal.SIGKILL)
     return {identity for identity in doomed.values() if identity}
@@ -100,11 +111,15 @@ def folder_usage(folder: Path, stop_after_files: int) -> tuple[int, int]:
 
 
 class CellWatchdog:
-    """``with CellWatchdog(...) as watch:`` around one cell; ``watch.reason`` says why it stopped the cell."""
+    """``with CellWatchdog(...) as watch:`` around one cell; ``watch.reason`` says why it stopped the cell.
+
+    ``roots``: the kernel's process, and the driver JVM's holder when the kernel shares one: the cell's CPU
+    time is that of their trees.
+    """
 
     def __init__(
         self,
-        root: int,
+        roots: Sequence[int],
         kernel: Callable[[], int | None],
         cpu_limit: float,
         folder: Path,
@@ -113,7 +128,7 @@ class CellWatchdog:
         grace: float = 15.0,
         poll: float = 0.5,
     ):
-        self.root, self.kernel, self.cpu_limit, self.folder = root, kernel, cpu_limit, folder
+        self.roots, self.kernel, self.cpu_limit, self.folder = tuple(roots), kernel, cpu_limit, folder
         self.disk_bytes, self.max_files, self.grace, self.poll = disk_bytes, max_files, grace, poll
         self.reason: str | None = None
         self._kernel: int | None = None  # found when the cell is interrupted
@@ -122,7 +137,7 @@ class CellWatchdog:
         self._thread = threading.Thread(target=self._watch, name="cell-watchdog", daemon=True)
 
     def __enter__(self) -> CellWatchdog:
-        tree = process_tree(self.root)
+        tree = process_tree(*self.roots)
         self._start = cpu_seconds(tree)
         self._before = {identity for pid in tree if (identity := living(pid))}
         self._thread.start()
@@ -131,7 +146,7 @@ class CellWatchdog:
     def __exit__(self, *exc_info: object) -> None:
         self._stop.set()
         self._thread.join()
-        self.used = max(self.used, cpu_seconds(process_tree(self.root)) - self._start)
+        self.used = max(self.used, cpu_seconds(process_tree(*self.roots)) - self._start)
 
     def _kernel_forks(self, tree: list[int], known: Collection[tuple[int, str]]) -> bool:
         """Whether the kernel itself has started a process not in ``known`` (Spark's workers are the JVM's)."""
@@ -149,7 +164,7 @@ class CellWatchdog:
         self._kernel = self.kernel()
         _send(self._kernel, signal.SIGSTOP)
         try:
-            return kill_tree(self.root, spare=self._before)
+            return kill_tree(*self.roots, spare=self._before)
         finally:
             _send(self._kernel, signal.SIGINT)
             _send(self._kernel, signal.SIGCONT)
@@ -158,25 +173,25 @@ class CellWatchdog:
         interrupted_at, known = None, self._before
         rounds = 0
         while not self._stop.wait(self.poll):
-            tree = process_tree(self.root)
+            tree = process_tree(*self.roots)
             self.used = cpu_seconds(tree) - self._start
             if self.used > self.cpu_limit and interrupted_at is None:
                 self.reason = "cpu"
                 known = self._before | self._interrupt()  # the killed may take a while to exit
                 # The grace period counts the kernel's own CPU time: not what the killed processes took to exit.
-                interrupted_at = self._cpu_of_those_before(process_tree(self.root))
+                interrupted_at = self._cpu_of_those_before(process_tree(*self.roots))
             elif interrupted_at is not None and (
                 self._cpu_of_those_before(tree) > interrupted_at + self.grace or self._kernel_forks(tree, known)
             ):
                 # The cell ignored the interrupt: it computes on, or its kernel starts processes still (a fork
                 # bomb spends its time in Python's at-fork handlers, where a KeyboardInterrupt is only
                 # printed). The kernel is restarted, the rest graded.
-                kill_tree(self.root)
+                kill_tree(*self.roots)
                 return
             rounds += 1
             if rounds % 4 == 0:
                 size, files = folder_usage(self.folder, self.max_files)
                 if size > self.disk_bytes or files > self.max_files:
                     self.reason = "disk"
-                    kill_tree(self.root)
+                    kill_tree(*self.roots)
                     return

@@ -7,6 +7,12 @@ sandbox user (when grading as root; the server is then the sandbox's root, with 
 to change user), arms the sensor (its settings are the notebook's, written by the grader before the
 request) and runs ipykernel. Four notebooks then cost one import and four forks, not four imports.
 
+A request for a notebook that uses Spark gets the submission's driver JVM: on the first such request the
+server forks a child that drops to the same user and starts the JVM as ``helpers.spark.get_spark`` would
+(``helpers.spark.start_driver``), then holds it. Each later Spark kernel attaches to it (pyspark's
+``PYSPARK_GATEWAY_PORT``) after stopping the SparkContext an earlier kernel left in it, so notebook 4
+starts in a warm JVM: 4 s less per submission than a JVM of its own (README, "Grading a class").
+
 Nothing of student code runs here: the server only forks. It cannot be traced or read by the kernels'
 processes (it is not dumpable), and the grader kills every other process of the sandbox and wakes the
 server up before each request, so a kernel of an earlier notebook cannot stop it or wait in it.
@@ -21,6 +27,7 @@ import json
 import os
 import select
 import shutil
+import signal
 import socket
 import sys
 import traceback
@@ -41,6 +48,9 @@ PREIMPORT = (
     "pyspark.ml.feature",
     "matplotlib.pyplot",
 )
+#: Seconds an attaching kernel waits for the driver JVM's answer before it starts a JVM of its own instead: far
+#: more than the 0.1 s it takes, so only a JVM that an earlier kernel stopped or filled misses it.
+DRIVER_PATIENCE = 30
 PR_SET_DUMPABLE = 4
 PR_SET_CHILD_SUBREAPER = 36
 PR_SET_NO_NEW_PRIVS = 38
@@ -71,23 +81,65 @@ def _clear_tmp(keep):
                 os.unlink(path)
 
 
-def _become_kernel(request, libc, sensor):
-    """In the forked child: the notebook's user, a process group of its own, the sensor armed, ipykernel."""
+def _drop(request, libc):
+    """In a forked child: a process group of its own, the submission's user, no way back to the server's rights."""
+    os.setpgid(0, 0)  # the grader signals the child's group, never the server's
+    # The child's orphans (a daemon of the student's) stay in its tree, where the watchdog counts their CPU.
+    _prctl(libc, PR_SET_CHILD_SUBREAPER, 1)
+    uid = request["uid"]
+    if uid is not None:
+        os.setgroups([])
+        os.setresgid(uid, uid, uid)
+        os.setresuid(uid, uid, uid)  # every capability goes with root
+    _prctl(libc, PR_SET_NO_NEW_PRIVS, 1)
+    _prctl(libc, PR_SET_DUMPABLE, 1)  # as any process its user starts (the server's own setting is not)
+
+
+def _leave(status):
+    """Leave as a process that ran to its end would (exit handlers, flushed streams), never back into the server."""
+    try:
+        atexit._run_exitfuncs()
+        sys.stdout.flush()
+        sys.stderr.flush()
+    finally:
+        os._exit(status)
+
+
+def _attach(driver):
+    """Whether this kernel may use the submission's driver JVM: attached, with no SparkContext of an earlier
+    kernel's left running in it. When the JVM does not answer (an earlier kernel stopped it, or filled it),
+    it is killed and the kernel starts a JVM of its own, as outside the sandbox: slower, graded the same.
+    """
+    from py4j.java_gateway import GatewayParameters, JavaGateway
+
+    parameters = GatewayParameters(port=driver["port"], auth_token=driver["secret"], read_timeout=DRIVER_PATIENCE)
+    gateway = JavaGateway(gateway_parameters=parameters)
+    try:
+        # Scala's companion object: SparkContext.getActive is package-private in Scala, public to the JVM.
+        contexts = getattr(getattr(gateway.jvm.org.apache.spark, "SparkContext$"), "MODULE$")
+        active = contexts.getActive()
+        if active.isDefined():
+            active.get().stop()
+        return True
+    except Exception:
+        with contextlib.suppress(OSError):
+            os.killpg(driver["pid"], signal.SIGKILL)
+        return False
+    finally:
+        gateway.close()
+
+
+def _become_kernel(request, libc, sensor, driver):
+    """In the forked child: the notebook's user, attached to the driver JVM if any, the sensor armed, ipykernel."""
     status = 1
     try:
-        os.setpgid(0, 0)  # the grader signals the kernel's group, never the server's
-        # The kernel's orphans (a daemon of the student's) stay in its tree, where the watchdog counts their CPU.
-        _prctl(libc, PR_SET_CHILD_SUBREAPER, 1)
-        uid = request["uid"]
-        if uid is not None:
-            os.setgroups([])
-            os.setresgid(uid, uid, uid)
-            os.setresuid(uid, uid, uid)  # every capability goes with root
-        _prctl(libc, PR_SET_NO_NEW_PRIVS, 1)
-        _prctl(libc, PR_SET_DUMPABLE, 1)  # as any process its user starts (the server's own setting is not)
+        _drop(request, libc)
         import numpy
 
         numpy.random.seed()  # a new process's entropy, not the server's state
+        if driver is not None and _attach(driver):
+            os.environ["PYSPARK_GATEWAY_PORT"] = str(driver["port"])
+            os.environ["PYSPARK_GATEWAY_SECRET"] = driver["secret"]
         sensor.start_kernel(request["argv"])
         status = 0
     except SystemExit as stop:
@@ -95,24 +147,62 @@ def _become_kernel(request, libc, sensor):
     except BaseException:
         traceback.print_exc()
     finally:
-        # Leave as a process that ran ipykernel would (exit handlers, flushed streams), never back into the server.
-        try:
-            atexit._run_exitfuncs()
-            sys.stdout.flush()
-            sys.stderr.flush()
-        finally:
-            os._exit(status)
+        _leave(status)
+
+
+def _become_driver(request, libc, report):
+    """In the forked child: the submission's user, a driver JVM started, its gateway reported on ``report``, then
+    held until it ends (it ends when this process does: its standard input closes).
+    """
+    status = 1
+    try:
+        _drop(request, libc)
+        from helpers.spark import start_driver
+
+        port, secret, jvm = start_driver()
+        os.write(report, json.dumps({"port": port, "secret": secret}).encode())
+        os.close(report)
+        jvm.wait()
+        status = 0
+    except BaseException:
+        traceback.print_exc()
+    finally:
+        _leave(status)
+
+
+def _start_driver(request, libc, channel):
+    """The submission's driver JVM, started in a child of the server: its pid (its group's), port and secret, or
+    None when it could not start (each kernel then starts a JVM of its own).
+    """
+    reader, writer = os.pipe()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    pid = os.fork()
+    if pid == 0:
+        channel.close()
+        os.close(reader)
+        _become_driver(request, libc, writer)
+    os.close(writer)
+    with contextlib.suppress(OSError):
+        os.setpgid(pid, pid)
+    with os.fdopen(reader, "rb") as pipe:
+        data = pipe.read()  # until the child closes it: reported, or ended
+    return {"pid": pid, **json.loads(data)} if data else None
 
 
 def _reap():
-    """Collect the kernels that ended (their exit is the grader's to see, through their pid file descriptors)."""
+    """Collect the children that ended (a kernel's exit is the grader's to see, through its pid file descriptor);
+    returns their pids.
+    """
+    ended = set()
     while True:
         try:
             pid, _ = os.waitpid(-1, os.WNOHANG)
         except ChildProcessError:
-            return
+            return ended
         if pid == 0:
-            return
+            return ended
+        ended.add(pid)
 
 
 def main(fd):
@@ -125,25 +215,29 @@ def main(fd):
     _prctl(libc, PR_SET_DUMPABLE, 0)  # no process of a kernel's may trace this one or read its memory
     keep = set(os.listdir("/tmp"))
     channel.send(json.dumps({"ready": os.getpid()}).encode())
+    driver = None
     while True:
         readable, _, _ = select.select([channel], [], [], 0.5)
-        _reap()
+        if driver is not None and driver["pid"] in _reap():
+            driver = None
         if not readable:
             continue
         data = channel.recv(65536)
         if not data:
             os._exit(0)  # the grader is done with this submission: nothing here to tear down
         request = json.loads(data)
+        if request["spark"] and driver is None:
+            driver = _start_driver(request, libc, channel)
         _clear_tmp(keep)
         sys.stdout.flush()
         sys.stderr.flush()
         pid = os.fork()
         if pid == 0:
             channel.close()
-            _become_kernel(request, libc, sensor)
+            _become_kernel(request, libc, sensor, driver if request["spark"] else None)
         with contextlib.suppress(OSError):  # the child got there first
             os.setpgid(pid, pid)  # also here: the grader may signal the group before the child has run at all
-        channel.send(json.dumps({"pid": pid}).encode())
+        channel.send(json.dumps({"pid": pid, "driver": driver and driver["pid"]}).encode())
 
 
 if __name__ == "__main__":

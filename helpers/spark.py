@@ -74,12 +74,24 @@ def image_files_df(spark: SparkSession, image_dir: Path | str, names: Sequence[s
 def get_spark(app_name: str = "lab5", master: str | None = None) -> SparkSession:
     """The running SparkSession, or a new quiet one on ``master`` (default: :func:`spark_master`).
 
-    Calling it again returns the same session, so re-running a notebook cell starts no new JVM.
+    Calling it again returns the same session, so re-running a cell starts no new JVM.
     LAB_SPARK_UI=false turns the web UI off (the tests do).
     """
     active = SparkSession.getActiveSession()
     if active is not None:
         return active
+    builder = SparkSession.builder.appName(app_name)
+    for key, value in session_settings(master).items():
+        builder = builder.config(key, value)
+    spark = builder.getOrCreate()
+    spark.sparkContext.setLogLevel("ERROR")
+    return spark
+
+
+def session_settings(master: str | None = None) -> dict[str, str]:
+    """The Spark settings of the lab's sessions on ``master`` (default: :func:`spark_master`), the driver JVM's
+    options among them.
+    """
     java = require_java()
     # Executors must run the Python of this environment, not whatever `python3` is on the PATH.
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
@@ -98,19 +110,32 @@ def get_spark(app_name: str = "lab5", master: str | None = None) -> SparkSession
         driver_options = f"-XX:TieredStopAtLevel=1 -XX:+UseSerialGC -Xms32m {quiet}"
         if (archive := class_archive(java)).is_file():
             driver_options += f" -XX:SharedArchiveFile={archive} -Xshare:auto -Xlog:disable"
-    spark = (
-        SparkSession.builder.appName(app_name)
-        .master(master)
-        .config("spark.ui.showConsoleProgress", "false")
-        .config("spark.ui.enabled", str(spark_ui_enabled()).lower())
-        .config("spark.driver.extraJavaOptions", driver_options)
-        .config("spark.executor.extraJavaOptions", quiet)
-        .config("spark.sql.shuffle.partitions", str(shuffle_partitions()))
-        .config("spark.sql.execution.arrow.pyspark.enabled", "true")
-        .getOrCreate()
-    )
-    spark.sparkContext.setLogLevel("ERROR")
-    return spark
+    return {
+        "spark.master": master,
+        "spark.ui.showConsoleProgress": "false",
+        "spark.ui.enabled": str(spark_ui_enabled()).lower(),
+        "spark.driver.extraJavaOptions": driver_options,
+        "spark.executor.extraJavaOptions": quiet,
+        "spark.sql.shuffle.partitions": str(shuffle_partitions()),
+        "spark.sql.execution.arrow.pyspark.enabled": "true",
+    }
+
+
+def start_driver() -> tuple[int, str, subprocess.Popen]:
+    """A driver JVM started as :func:`get_spark` would start it, for other processes to attach to: its gateway's
+    port and secret (pyspark's ``PYSPARK_GATEWAY_PORT`` and ``PYSPARK_GATEWAY_SECRET``) and the JVM, which
+    lives while its standard input stays open. What it prints goes nowhere: no process it serves could tell
+    its lines apart, and each sees Spark's errors as exceptions.
+    """
+    from pyspark import SparkConf
+    from pyspark.java_gateway import launch_gateway
+
+    conf = SparkConf(loadDefaults=False).setAll(list(session_settings().items()))
+    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+    gateway = launch_gateway(conf, popen_kwargs=quiet)
+    port, secret = gateway.gateway_parameters.port, gateway.gateway_parameters.auth_token
+    gateway.close()  # this process's connection only: the JVM and its gateway live on
+    return port, secret, gateway.proc
 
 
 def class_archive(java: int) -> Path:

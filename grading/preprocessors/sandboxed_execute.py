@@ -205,7 +205,11 @@ class SandboxedExecute(Execute):
         root = self.km.provisioner.process.pid
         died = False
         with CellWatchdog(
-            root, lambda: self.box.kernel_pid(root), self.cell_cpu_limit, self.lab.notebook_dir, self.disk_bytes
+            self.box.watched(root),
+            lambda: self.box.kernel_pid(root),
+            self.cell_cpu_limit,
+            self.lab.notebook_dir,
+            self.disk_bytes,
         ) as watch:
             try:
                 super().preprocess_cell(cell, self.resources, index)

@@ -173,6 +173,17 @@ def test_a_process_left_behind_is_gone_before_the_next_notebook(graded):
     assert line.startswith("ATTACK linger failed: gone"), line
 
 
+def test_notebook_4_starts_clean_in_the_driver_jvm_notebook_3_used(graded):
+    """Notebooks 3 and 4 share one driver JVM; what notebook 3 left in it (a view, a cached table, the JVM
+    stopped) is gone, and notebook 4 scores full marks (``test_every_submission_scores_...``).
+    """
+    third, fourth = (_outputs(graded, "left_in_driver", notebook) for notebook in (attacks.NB3, attacks.NB4))
+    [line] = [line for line in fourth.splitlines() if line.startswith("ATTACK left in driver")]
+    assert line == "ATTACK left in driver failed: view gone"
+    jvms = [re.findall(r"^JVM (\d+)$", text, re.MULTILINE) for text in (third, fourth)]
+    assert jvms[0] == jvms[1] and len(jvms[0]) == 1, jvms
+
+
 def test_a_flood_of_output_is_cut(graded):
     """100 MB printed by an answer cell end up as at most 100,000 characters in the graded notebook."""
     notebook = graded["course"] / "autograded" / "escapes" / "lab5" / attacks.NB1

@@ -57,7 +57,7 @@ def test_a_cell_over_its_cpu_time_loses_the_processes_it_started_at_once(tmp_pat
     try:
         # A grace period that never ends: only the immediate kill can stop the cell's processes.
         with CellWatchdog(
-            kernel.pid, lambda: kernel.pid, cpu_limit=1.0, folder=tmp_path, disk_bytes=1 << 30, grace=1e9, poll=0.05
+            [kernel.pid], lambda: kernel.pid, cpu_limit=1.0, folder=tmp_path, disk_bytes=1 << 30, grace=1e9, poll=0.05
         ) as watch:
             kernel.stdin.write("go\n")
             kernel.stdin.flush()
@@ -90,7 +90,29 @@ def test_a_cell_that_starts_processes_after_the_interrupt_loses_its_kernel(tmp_p
     kernel = subprocess.Popen([sys.executable, "-c", STUBBORN], stdout=subprocess.PIPE, text=True)
     assert kernel.stdout.readline() == "ready\n"
     with CellWatchdog(
-        kernel.pid, lambda: kernel.pid, cpu_limit=1.0, folder=tmp_path, disk_bytes=1 << 30, grace=1e9, poll=0.05
+        [kernel.pid], lambda: kernel.pid, cpu_limit=1.0, folder=tmp_path, disk_bytes=1 << 30, grace=1e9, poll=0.05
     ) as watch:
         assert kernel.wait() == -signal.SIGKILL  # blocks until the watchdog kills it
     assert watch.reason == "cpu"
+
+
+def test_a_shared_driver_s_cpu_time_counts_and_it_dies_with_a_cell_that_ignores_the_interrupt(tmp_path):
+    """The kernel idles while a process of another tree (the submission's driver JVM) computes for its cell:
+    that CPU time counts against the cell's limit, and a driver that computes on after the interrupt is
+    killed with the kernel's tree once the grace period is spent.
+    """
+    idle = "import signal, time\nsignal.signal(signal.SIGINT, lambda *_: None)  # a kernel lives on\nprint('ready')"
+    kernel = subprocess.Popen([sys.executable, "-u", "-c", f"{idle}\ntime.sleep(10**6)"], stdout=subprocess.PIPE)
+    assert kernel.stdout.readline() == b"ready\n"
+    driver = subprocess.Popen([sys.executable, "-c", "while True:\n    pass"])
+    try:
+        with CellWatchdog(
+            [kernel.pid, driver.pid], lambda: kernel.pid, cpu_limit=1.0, folder=tmp_path, disk_bytes=1 << 30, grace=1.0
+        ) as watch:
+            assert driver.wait() == -signal.SIGKILL  # blocks until the watchdog kills it
+        assert watch.reason == "cpu" and watch.used > 1.0
+        assert kernel.wait() == -signal.SIGKILL
+    finally:
+        for process in (kernel, driver):
+            process.kill()
+            process.wait()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -107,3 +108,32 @@ def test_busy_ui_port_does_not_break_the_session():
     assert result.stdout.strip().split("ui ")[1].rsplit(":", 1)[1] != "4040"
     noise = [line for line in result.stderr.splitlines() if line.strip() and "Using incubator modules" not in line]
     assert not noise, noise
+
+
+def test_a_driver_started_for_others_serves_get_spark_with_the_lab_s_settings_and_ends_with_its_input():
+    """start_driver's JVM (the grader shares one between a submission's Spark notebooks): a process that
+    attaches to it gets a session with the lab's settings, the JVM's own options included, and prints
+    nothing; the JVM ends when its standard input closes.
+    """
+    result = run_python(
+        """
+        import json, os, subprocess, sys
+        from helpers.spark import start_driver
+
+        port, secret, jvm = start_driver()
+        attach = '''
+        from helpers.spark import get_spark
+        spark = get_spark()
+        options = spark.sparkContext._jvm.java.lang.management.ManagementFactory.getRuntimeMXBean().getInputArguments()
+        print(spark.range(5).count(), spark.conf.get("spark.ui.showConsoleProgress"), "-XX:+UseSerialGC" in options)
+        '''
+        env = {**os.environ, "PYSPARK_GATEWAY_PORT": str(port), "PYSPARK_GATEWAY_SECRET": secret}
+        attached = subprocess.run([sys.executable, "-c", attach], env=env, capture_output=True, text=True)
+        jvm.stdin.close()
+        print(json.dumps({"out": attached.stdout, "err": attached.stderr, "ended": jvm.wait()}))
+    """,
+        SPARK_MASTER="local[1]",
+    )
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report["out"] == "5 false True\n" and report["err"] == "", report
+    assert report["ended"] == 0 and result.stderr == "", (report, result.stderr)  # System.exit(0) on its input's end
