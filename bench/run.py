@@ -511,7 +511,7 @@ def targets(result: dict) -> dict:
         ),
         "fast >= 85% of ceiling": "decoding shares the cores with the forward pass (README Performance)",
         "distributed >= 0.8x local": "see README Scaling out: where the time goes",
-        "grading <= 24 s per submission": "two JVMs and the fork server's imports are most of it (README)",
+        "grading <= 24 s per submission": "the fork server's imports and the driver JVM's start lead (README)",
         "planted copies above every independent pair >= 0.95": (
             "copies of students with fewer than 3 unusual shingles have nothing to be told by"
         ),

@@ -218,7 +218,8 @@ def main(fd):
     driver = None
     while True:
         readable, _, _ = select.select([channel], [], [], 0.5)
-        if driver is not None and driver["pid"] in _reap():
+        ended = _reap()
+        if driver is not None and driver["pid"] in ended:
             driver = None
         if not readable:
             continue
