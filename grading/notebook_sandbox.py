@@ -87,8 +87,10 @@ class NotebookSandbox:
         return self.submission.fork(argv, self.spark)
 
     def watched(self, root: int) -> list[int]:
-        """The processes whose trees a cell's CPU time counts: the kernel's ``root`` and the driver JVM it shares."""
-        return [root, *(self.submission.driver_roots() if self.submission is not None and self.spark else ())]
+        """The processes whose trees a cell's CPU time counts: the kernel's ``root`` and the submission's driver
+        JVM while it lives (a notebook that does not use Spark still counts it: its code could reach it).
+        """
+        return [root, *(self.submission.driver_roots() if self.submission is not None else ())]
 
     def unprotected_command(self, argv: list[str]) -> list[str]:
         """The kernel's command line when it runs unsandboxed: in the notebook's folder, on the run's images."""
