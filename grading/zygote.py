@@ -11,7 +11,7 @@ A request for a notebook that uses Spark gets the submission's driver JVM: on th
 server forks a child that drops to the same user and starts the JVM as ``helpers.spark.get_spark`` would
 (``helpers.spark.start_driver``), then holds it. Each later Spark kernel attaches to it (pyspark's
 ``PYSPARK_GATEWAY_PORT``) after stopping the SparkContext an earlier kernel left in it, so notebook 4
-starts in a warm JVM: 4 s less per submission than a JVM of its own (README, "Grading a class").
+starts in a warm JVM: about 4 s less for it than a JVM of its own (README, "Grading a class").
 
 Nothing of student code runs here: the server only forks. It cannot be traced or read by the kernels'
 processes (it is not dumpable), and the grader kills every other process of the sandbox and wakes the
