@@ -29,7 +29,6 @@ import pandas as pd
 from helpers import cache
 from helpers.data import DatasetError, Problem, find_dataset
 from helpers.models import BACKBONES, DEFAULT_BACKBONE, WeightsUnavailableError
-from helpers.reference.embedding import Embedder, Embeddings
 from helpers.reference.storage import write_embeddings
 from helpers.store import FORMATS, atomic_write
 
@@ -156,6 +155,9 @@ def run(
         raise UsageError(
             f"{data_dir}: no usable images (see the CSV problems: {'; '.join(map(str, inputs.skipped[:3]))})"
         )
+    # torch only now: a command whose arguments or input cannot work says so in a second, not after an import.
+    from helpers.reference.embedding import Embedder, Embeddings
+
     try:
         embedder = Embedder(backbone, weights, precision=precision)
     except WeightsUnavailableError as error:
