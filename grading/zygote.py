@@ -150,13 +150,16 @@ def _become_kernel(request, libc, sensor, driver):
         _leave(status)
 
 
-def _become_driver(request, libc, report):
+def _become_driver(request, libc, sensor, report):
     """In the forked child: the submission's user, a driver JVM started, its gateway reported on ``report``, then
     held until it ends (it ends when this process does: its standard input closes).
     """
     status = 1
     try:
         _drop(request, libc)
+        # The lab's helpers from the folder the sandbox shows, where the kernels' sensor finds them: the finder
+        # of an editable install may name another (a course folder reached through a link, a venv made elsewhere).
+        sys.path.insert(0, os.path.dirname(os.path.realpath(sensor._settings()["lab_root"])))
         from helpers.spark import start_driver
 
         port, secret, jvm = start_driver()
@@ -170,7 +173,7 @@ def _become_driver(request, libc, report):
         _leave(status)
 
 
-def _start_driver(request, libc, channel):
+def _start_driver(request, libc, sensor, channel):
     """The submission's driver JVM, started in a child of the server: its pid (its group's), port and secret, or
     None when it could not start (each kernel then starts a JVM of its own).
     """
@@ -181,7 +184,7 @@ def _start_driver(request, libc, channel):
     if pid == 0:
         channel.close()
         os.close(reader)
-        _become_driver(request, libc, writer)
+        _become_driver(request, libc, sensor, writer)
     os.close(writer)
     with contextlib.suppress(OSError):
         os.setpgid(pid, pid)
@@ -228,7 +231,7 @@ def main(fd):
             os._exit(0)  # the grader is done with this submission: nothing here to tear down
         request = json.loads(data)
         if request["spark"] and driver is None:
-            driver = _start_driver(request, libc, channel)
+            driver = _start_driver(request, libc, sensor, channel)
         _clear_tmp(keep)
         sys.stdout.flush()
         sys.stderr.flush()
