@@ -21,9 +21,19 @@ TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def _stat(pid: int) -> list[str] | None:
+    # A bare read: the grader reads every process's stat file several times per cell, and pathlib's text
+    # reading costs 2.5 times as much. One read returns the whole line (under 1 KB).
     try:
-        text = Path(f"/proc/{pid}/stat").read_text()
+        descriptor = os.open(f"/proc/{pid}/stat", os.O_RDONLY)
     except OSError:
+        return None
+    try:
+        text = os.read(descriptor, 4096).decode(errors="replace")
+    except OSError:
+        return None
+    finally:
+        os.close(descriptor)
+    if ")" not in text:  # ended between the open and the read
         return None
     return text[text.rindex(")") + 2 :].split()  # after "pid (comm) ": state, ppid, ...
 

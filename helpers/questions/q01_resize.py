@@ -6,6 +6,9 @@ also what decides whether the embeddings notebook continues from the student's i
 
 from __future__ import annotations
 
+import functools
+import hashlib
+import stat
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -20,6 +23,8 @@ if TYPE_CHECKING:
     from helpers.lab import LabSetup
 
 GRADE_ID = "q1_resize_224_jpeg"
+#: The largest file whose bytes key the check's cache (an image of the lab is under 1 MB).
+LARGEST_HASHED = 32 * 2**20
 #: Mean absolute pixel difference (0-255) to the reference resize that still counts as the same
 #: picture: other interpolations stay far below it, a crop or a kept aspect ratio lands far above.
 RESIZE_TOLERANCE = 6.0
@@ -62,12 +67,39 @@ def resized_problems(folder: Path, lab: LabSetup) -> list[Diagnosis]:
     from helpers.reference.resize import resized_dir
 
     folder = Path(folder)
-    reference = resized_dir(lab)
+    # The files' digest keys the cache: the grader asks this of one folder up to six times per submission (the
+    # Q1 check, then each notebook's reference files), and decoding 128 images each time cost half a second.
+    digest = _files_digest(folder, lab.image_names)
+    return list(_problems(folder, resized_dir(lab), tuple(lab.image_names), lab.shown(folder), digest))
+
+
+def _files_digest(folder: Path, names: list[str]) -> str:
+    """A digest of the named files' bytes (of their size and identity when larger than an image can be)."""
+    digest = hashlib.sha256()
+    for name in names:
+        try:
+            status = (folder / name).stat()
+            if not stat.S_ISREG(status.st_mode):  # a folder, a pipe: never opened
+                mark = f"kind|{stat.S_IFMT(status.st_mode)}".encode()
+            elif status.st_size > LARGEST_HASHED:
+                mark = f"large|{status.st_size}|{status.st_mtime_ns}|{status.st_ino}|{status.st_dev}".encode()
+            else:
+                with (folder / name).open("rb") as stream:
+                    mark = hashlib.file_digest(stream, "sha256").digest()
+        except OSError as error:  # missing or unreadable: _problems says which
+            mark = f"error|{error.errno}".encode()
+        digest.update(b"%s|%s|" % (name.encode(), mark))
+    return digest.hexdigest()
+
+
+@functools.lru_cache(maxsize=8)
+def _problems(folder: Path, reference: Path, names: tuple[str, ...], shown: str, digest: str) -> tuple[Diagnosis, ...]:
+    """:func:`resized_problems` of the files whose bytes ``digest`` stands for (``shown``: the folder's name)."""
     problems = []
-    for name in lab.image_names:
+    for name in names:
         path = folder / name
         if not path.is_file():
-            problems.append(Diagnosis("images missing", f"{name}: missing in {lab.shown(folder)}"))
+            problems.append(Diagnosis("images missing", f"{name}: missing in {shown}"))
             continue
         try:
             with Image.open(path) as image:
@@ -99,4 +131,4 @@ def resized_problems(folder: Path, lab: LabSetup) -> list[Diagnosis]:
                         f"(mean pixel difference {difference:.1f}); was it cropped, padded or flipped?",
                     )
                 )
-    return problems
+    return tuple(problems)

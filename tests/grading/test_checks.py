@@ -8,6 +8,7 @@ asserts the verdict, the diagnosis' name (what the class report counts) and word
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ from helpers import lab as lab_plumbing
 from helpers.data import stratified_sample
 from helpers.images import load_rgb
 from helpers.models import EMBEDDING_DIM
+from helpers.questions.q01_resize import resized_problems
 from helpers.reference.embedding import Embedder
 from helpers.reference.neighbors import exact_neighbors, nearest_neighbors
 from helpers.reference.spark_lsh import assemble, embeddings_df, fit_lsh, lsh_hashes, lsh_projections
@@ -562,6 +564,21 @@ def test_every_question_has_a_right_answer_and_wrong_ones():
 
     assert set(CASES) == set(questions())
     assert all("right" in cases and len(cases) >= 4 for cases in CASES.values())
+
+
+def test_q1_problems_follow_the_files_bytes_not_an_earlier_answer(run):
+    """Asked again after a file changed (as the grader asks once per notebook), Q1's check sees the new bytes; a
+    pipe under an image's name counts as missing and is never opened (opening it would wait forever).
+    """
+    _resized(run)
+    assert resized_problems(run.lab.resized_dir, run.lab) == []
+    first, second = run.lab.image_names[:2]
+    ImageOps.mirror(load_rgb(run.refs.resized_dir / first)).save(run.lab.resized_dir / first, format="JPEG")
+    (run.lab.resized_dir / second).unlink()
+    os.mkfifo(run.lab.resized_dir / second)
+    problems = resized_problems(run.lab.resized_dir, run.lab)
+    assert [problem.name for problem in problems] == ["content differs from a plain resize", "images missing"]
+    assert problems[0].message.startswith(first) and problems[1].message.startswith(second)
 
 
 def test_q11_takes_its_threshold_from_the_test_cell(run):
