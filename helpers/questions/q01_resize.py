@@ -7,14 +7,13 @@ also what decides whether the embeddings notebook continues from the student's i
 from __future__ import annotations
 
 import functools
-import hashlib
-import stat
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 from PIL import Image
 
+from helpers import cache
 from helpers.images import IMAGE_SIZE, load_rgb
 from helpers.questions import Diagnosis
 from helpers.questions.evidence import Evidence
@@ -23,8 +22,6 @@ if TYPE_CHECKING:
     from helpers.lab import LabSetup
 
 GRADE_ID = "q1_resize_224_jpeg"
-#: The largest file whose bytes key the check's cache (an image of the lab is under 1 MB).
-LARGEST_HASHED = 32 * 2**20
 #: Mean absolute pixel difference (0-255) to the reference resize that still counts as the same
 #: picture: other interpolations stay far below it, a crop or a kept aspect ratio lands far above.
 RESIZE_TOLERANCE = 6.0
@@ -69,27 +66,8 @@ def resized_problems(folder: Path, lab: LabSetup) -> list[Diagnosis]:
     folder = Path(folder)
     # The files' digest keys the cache: the grader asks this of one folder up to six times per submission (the
     # Q1 check, then each notebook's reference files), and decoding 128 images each time cost half a second.
-    digest = _files_digest(folder, lab.image_names)
+    digest = cache.files_key(folder / name for name in lab.image_names)
     return list(_problems(folder, resized_dir(lab), tuple(lab.image_names), lab.shown(folder), digest))
-
-
-def _files_digest(folder: Path, names: list[str]) -> str:
-    """A digest of the named files' bytes (of their size and identity when larger than an image can be)."""
-    digest = hashlib.sha256()
-    for name in names:
-        try:
-            status = (folder / name).stat()
-            if not stat.S_ISREG(status.st_mode):  # a folder, a pipe: never opened
-                mark = f"kind|{stat.S_IFMT(status.st_mode)}".encode()
-            elif status.st_size > LARGEST_HASHED:
-                mark = f"large|{status.st_size}|{status.st_mtime_ns}|{status.st_ino}|{status.st_dev}".encode()
-            else:
-                with (folder / name).open("rb") as stream:
-                    mark = hashlib.file_digest(stream, "sha256").digest()
-        except OSError as error:  # missing or unreadable: _problems says which
-            mark = f"error|{error.errno}".encode()
-        digest.update(b"%s|%s|" % (name.encode(), mark))
-    return digest.hexdigest()
 
 
 @functools.lru_cache(maxsize=8)

@@ -33,3 +33,14 @@ def test_files_key_by_stat_notices_edits_without_reading(tmp_path):
     assert cache.files_key([path], content=False) == key
     os.utime(path, ns=(1, 1))
     assert cache.files_key([path], content=False) != key
+
+
+def test_files_key_by_content_stands_for_what_it_cannot_read(tmp_path):
+    """A missing path, a folder and a pipe get keys of their own, and nothing waits on the pipe."""
+    path = tmp_path / "x.jpg"
+    missing = cache.files_key([path])
+    path.mkdir()
+    folder = cache.files_key([path])
+    path.rmdir()
+    os.mkfifo(path)
+    assert len({missing, folder, cache.files_key([path])}) == 3
