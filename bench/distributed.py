@@ -9,9 +9,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import statistics
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -22,23 +24,69 @@ from helpers import spark as lab_spark
 from helpers.reference.distributed import embed_images_df
 from tools.cluster import StandaloneCluster
 
+# Bit of SIGCHLD in /proc/<pid>/status's SigIgn mask (bit n - 1 stands for signal n).
+SIGCHLD_IGNORED = 1 << (signal.SIGCHLD - 1)
 
-def tree_cpu_seconds(root: int | None = None) -> float:
-    """CPU seconds used so far by a process and all its descendants (default: this process): the JVMs,
-    Python workers and cluster daemons this run started, living or already ended. Unlike wall time, other
-    work on the machine barely changes it.
+
+def ignores_sigchld(pid: int) -> bool:
+    """Whether ``pid`` ignores SIGCHLD, so that the kernel reaps its children and discards their CPU times."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+    mask = next((line.split()[1] for line in status.splitlines() if line.startswith("SigIgn:")), "0")
+    return bool(int(mask, 16) & SIGCHLD_IGNORED)
+
+
+class TreeCpuMeter:
+    """CPU seconds used by a process and all its descendants (default: this process): the JVMs, Python workers
+    and cluster daemons a run started, living or already ended. Unlike wall time, other work on the machine
+    barely changes it.
+
+    A waiting parent receives an ended child's CPU in its children_* times. PySpark's worker daemon ignores
+    SIGCHLD instead, so the kernel discards its workers' CPU when they exit: the meter keeps what it last saw
+    of each process whose parent ignores SIGCHLD. Inside ``with``, a thread samples every ``interval``
+    seconds, so a worker loses at most that much CPU time.
     """
-    total = 0.0
-    parent = psutil.Process(root)
-    for process in [parent, *parent.children(recursive=True)]:
-        try:
-            times = process.cpu_times()
-        except psutil.NoSuchProcess:
-            continue
-        # What ended children used moves into their parent's children_* once reaped: without it, a Python
-        # worker that exits between two readings takes its CPU seconds out of the total.
-        total += times.user + times.system + times.children_user + times.children_system
-    return total
+
+    def __init__(self, root: int | None = None, interval: float = 0.2) -> None:
+        self.root = psutil.Process(root)
+        self.interval = interval
+        self.kept = 0.0  # last seen CPU of ended processes whose parent discarded it
+        self.seen: dict[tuple[int, float], tuple[float, bool]] = {}  # (pid, start) -> (CPU, parent ignores)
+        self.lock = threading.Lock()
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self.sample_until_stopped, daemon=True)
+
+    def sample(self) -> float:
+        """Read the tree now; return the CPU seconds it has used so far, a total that does not go down."""
+        with self.lock:
+            current: dict[tuple[int, float], tuple[float, bool]] = {}
+            for process in [self.root, *self.root.children(recursive=True)]:
+                try:
+                    with process.oneshot():
+                        times, key, parent = process.cpu_times(), (process.pid, process.create_time()), process.ppid()
+                except psutil.Error:
+                    continue
+                used = times.user + times.system + times.children_user + times.children_system
+                current[key] = (used, ignores_sigchld(parent))
+            self.kept += sum(used for key, (used, lost) in self.seen.items() if lost and key not in current)
+            self.seen = current
+            return self.kept + sum(used for used, _ in current.values())
+
+    def sample_until_stopped(self) -> None:
+        """The thread's loop inside ``with``."""
+        while not self.stopped.wait(self.interval):
+            self.sample()
+
+    def __enter__(self) -> TreeCpuMeter:
+        self.sample()
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stopped.set()
+        self.thread.join()
 
 
 def pass_seconds(
@@ -69,9 +117,10 @@ def measure(
     timed and with the CPU seconds of every process under ``root`` (default: this one).
     """
     warmup = pass_seconds(spark, image_dir, names, weights, precision, batch_size)
-    cpu = tree_cpu_seconds(root)
-    passes = [pass_seconds(spark, image_dir, names, weights, precision, batch_size) for _ in range(2)]
-    cpu = tree_cpu_seconds(root) - cpu
+    with TreeCpuMeter(root) as meter:
+        cpu = meter.sample()
+        passes = [pass_seconds(spark, image_dir, names, weights, precision, batch_size) for _ in range(2)]
+        cpu = meter.sample() - cpu
     steady = statistics.median(passes)
     cores = spark.sparkContext.defaultParallelism
     return {

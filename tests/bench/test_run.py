@@ -9,17 +9,52 @@ import sys
 import pytest
 
 from bench import run as bench
-from bench.distributed import tree_cpu_seconds
+from bench.distributed import TreeCpuMeter
 from helpers import spark as lab_spark
 
+# Loops on its own CPU clock, not the wall clock: half a CPU second however busy the machine is.
+BURN = "import time\nwhile time.process_time() < 0.5: pass\n"
+# The kernel reports user and system time each cut down to 10 ms clock ticks.
+BURNT = 0.5 - 0.05
 
-def test_tree_cpu_seconds_counts_descendants_that_ended():
+
+def test_cpu_meter_counts_a_child_its_parent_reaped():
     """A child that used CPU and was reaped still counts: the total never goes down when a worker exits."""
-    before = tree_cpu_seconds()
-    # Loops on its own CPU clock, not the wall clock: half a CPU second however busy the machine is.
-    burn = "import time\nwhile time.process_time() < 0.5: pass"
-    subprocess.run([sys.executable, "-c", burn], check=True)
-    assert tree_cpu_seconds() - before >= 0.5
+    meter = TreeCpuMeter()
+    before = meter.sample()
+    subprocess.run([sys.executable, "-c", BURN], check=True)
+    assert meter.sample() - before >= BURNT
+
+
+def test_cpu_meter_keeps_a_worker_whose_parent_ignores_sigchld():
+    """As under PySpark's daemon: the parent ignores SIGCHLD, so the kernel discards the worker's CPU times
+    when it exits. The meter saw the worker once and keeps what it saw.
+    """
+    daemon = f"""
+import os, signal, sys, time
+signal.signal(signal.SIGCHLD, signal.SIG_IGN)
+worker = os.fork()
+if worker == 0:
+    exec({BURN!r})
+    print("burnt", flush=True)
+    sys.stdin.read()
+    os._exit(0)
+sys.stdin.read()
+while True:  # no zombie to wait for: the worker is gone once kill finds no such process
+    try:
+        os.kill(worker, 0)
+    except ProcessLookupError:
+        break
+    time.sleep(0.01)
+"""
+    meter = TreeCpuMeter()
+    before = meter.sample()
+    process = subprocess.Popen([sys.executable, "-c", daemon], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert process.stdout.readline() == "burnt\n"
+    meter.sample()
+    process.stdin.close()
+    assert process.wait() == 0
+    assert meter.sample() - before >= BURNT
 
 
 @pytest.mark.slow
