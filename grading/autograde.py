@@ -72,6 +72,18 @@ def submitted_students(course: Path) -> list[str]:
     return sorted(path.parent.name for path in (course / "submitted").glob(f"*/{ASSIGNMENT}") if path.is_dir())
 
 
+def grading_order(course: Path, students: list[str]) -> list[str]:
+    """``students`` in the order their jobs start: those who submitted the most notebooks first (then by name).
+    The quickest submissions come last, so the jobs finish together instead of one grading a whole
+    submission alone at the end while the others' cores stand idle.
+    """
+
+    def notebooks(student: str) -> int:
+        return sum(1 for _ in (course / "submitted" / student / ASSIGNMENT).glob("*.ipynb"))
+
+    return sorted(students, key=lambda student: (-notebooks(student), student))
+
+
 def _ensure_assignment(course: Path) -> None:
     """The gradebook must know the assignment's cells before anything is graded (``make release`` does it)."""
     from nbgrader.api import Gradebook, MissingEntry
@@ -137,7 +149,7 @@ def grade_class(
                 pool.submit(
                     grade_submission, course, student, template, scratch / student, seeds[student], samples, options
                 ): student
-                for student in students
+                for student in grading_order(course, students)
             }
             for future in as_completed(futures):
                 try:
