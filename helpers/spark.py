@@ -8,11 +8,13 @@ lab's reference Spark answers are in :mod:`helpers.reference.spark_lsh`.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
 import tempfile
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -40,6 +42,9 @@ VECTOR = "vector"
 BUCKET_LENGTH = 0.08
 NUM_HASH_TABLES = 2
 QUIET_LOG_CONFIG = Path(__file__).with_name("log4j2.properties")
+#: The line every JVM of Spark 4 prints first (it loads an incubating module for its vector maths): no setting of
+#: Java's turns it off, and in a notebook it shows in red under the Setup cell, like an error.
+JVM_BANNER = b"WARNING: Using incubator modules:"
 #: Spark SQL's names of the column types that hold numbers (decimal(p,s) counts as well).
 NUMERIC_TYPES = ("double", "float", "int", "bigint", "smallint", "tinyint")
 
@@ -83,9 +88,40 @@ def get_spark(app_name: str = "lab5", master: str | None = None) -> SparkSession
     builder = SparkSession.builder.appName(app_name)
     for key, value in session_settings(master).items():
         builder = builder.config(key, value)
-    spark = builder.getOrCreate()
+    with _without_jvm_banner():
+        spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("ERROR")
     return spark
+
+
+@contextlib.contextmanager
+def _without_jvm_banner() -> Iterator[None]:
+    """A JVM started in this block writes its standard error through a filter that drops :data:`JVM_BANNER` and
+    passes every other line on to this process's standard error (where a notebook shows it) as it comes.
+    """
+    try:
+        saved = os.dup(2)
+    except OSError:  # no standard error at all (a windowed Python): nothing to filter
+        yield
+        return
+    reader, writer = os.pipe()
+    os.dup2(writer, 2)  # what the JVM inherits as its standard error
+    os.close(writer)
+    threading.Thread(target=_pass_on, args=(reader,), name="jvm-stderr", daemon=True).start()
+    try:
+        yield
+    finally:
+        os.dup2(saved, 2)  # the filter now ends when the last JVM started here does
+        os.close(saved)
+
+
+def _pass_on(reader: int) -> None:
+    """Copy lines from ``reader`` to standard error but the JVM's banner, until every writer has closed it."""
+    with open(reader, "rb") as pipe:
+        for line in pipe:
+            if not line.startswith(JVM_BANNER):
+                with contextlib.suppress(OSError):  # standard error closed: the line has nowhere to go
+                    os.write(2, line)
 
 
 def session_settings(master: str | None = None) -> dict[str, str]:

@@ -106,8 +106,28 @@ def test_busy_ui_port_does_not_break_the_session():
         blocker.close()
     assert "count 5" in result.stdout, result.stderr
     assert result.stdout.strip().split("ui ")[1].rsplit(":", 1)[1] != "4040"
-    noise = [line for line in result.stderr.splitlines() if line.strip() and "Using incubator modules" not in line]
-    assert not noise, noise
+    assert not result.stderr.strip(), result.stderr  # the JVM's banner included
+
+
+def test_the_jvm_s_banner_is_dropped_and_its_other_lines_pass():
+    """What the JVM writes to standard error after its banner still reaches the process's: only the banner goes."""
+    result = run_python("""
+        import threading
+        from pyspark import SparkContext
+        from helpers.spark import get_spark
+
+        spark = get_spark()
+        spark._jvm.java.lang.System.err.println("the JVM says this")
+        jvm = SparkContext._gateway.proc
+        jvm.stdin.close()  # the JVM ends with its standard input, and the filter with the JVM
+        jvm.wait()
+        for thread in threading.enumerate():
+            if thread.name == "jvm-stderr":
+                thread.join()
+        print("ended")
+    """)
+    assert "ended" in result.stdout, result.stderr
+    assert "the JVM says this" in result.stderr and "incubator" not in result.stderr, result.stderr
 
 
 def test_a_driver_started_for_others_serves_get_spark_with_the_lab_s_settings_and_ends_with_its_input():
