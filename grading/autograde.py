@@ -25,7 +25,7 @@ from tqdm.auto import tqdm
 
 from grading import sandbox
 from grading.check_service import checker
-from grading.course import ASSIGNMENT, generate_release, submission_problems
+from grading.course import ASSIGNMENT, generate_release, notebook_names, submission_problems
 from grading.gradebook import merge_submission, snapshot
 from grading.samples import assign_seeds
 from grading.worker import IGNORED, Graded, grade_submission, start_worker
@@ -73,13 +73,14 @@ def submitted_students(course: Path) -> list[str]:
 
 
 def grading_order(course: Path, students: list[str]) -> list[str]:
-    """``students`` in the order their jobs start: those who submitted the most notebooks first (then by name).
-    The quickest submissions come last, so the jobs finish together instead of one grading a whole
-    submission alone at the end while the others' cores stand idle.
+    """``students`` in the order their jobs start: those who submitted the most of the lab's notebooks first (then
+    by name; a renamed notebook is not graded, so it does not count). The quickest submissions come last, so the
+    jobs finish together instead of one grading a whole submission alone at the end while the others' cores wait.
     """
+    graded = set(notebook_names())
 
     def notebooks(student: str) -> int:
-        return sum(1 for _ in (course / "submitted" / student / ASSIGNMENT).glob("*.ipynb"))
+        return sum(path.name in graded for path in (course / "submitted" / student / ASSIGNMENT).glob("*.ipynb"))
 
     return sorted(students, key=lambda student: (-notebooks(student), student))
 
